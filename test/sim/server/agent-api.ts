@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Faults, Stats } from '../common/faults.js';
+import { rpcError } from '../common/grpc.js';
+import type { Log } from '../common/log.js';
+import { csrPublicKey, describe, issue } from '../common/x509.js';
+import type { CaState } from './ca.js';
+import type { ServerConfig } from './config.js';
+import { type DataStore, idMsg, idString } from './datastore.js';
+
+interface Deps {
+  config: ServerConfig;
+  store: DataStore;
+  ca: () => CaState;
+  log: Log;
+  faults: Faults;
+  stats: Stats;
+}
+
+const TOKEN_USED = 'failed to attest: join token does not exist or has already been used';
+
+/** Validates CreateJoinToken's agent_id as SPIRE's TrustDomainWorkloadIDFromProto does. */
+function checkAgentId(id: { trust_domain: string; path: string } | null, td: string): string | undefined {
+  if (!id) return undefined;
+  const full = idString(id);
+  if (!id.trust_domain) return 'trust domain is missing';
+  if (id.path && !id.path.startsWith('/')) return 'path must have a leading slash';
+  if (id.trust_domain !== td) return `"${full}" is not a member of trust domain "${td}"`;
+  if (!id.path) return `"${full}" is not a workload in trust domain "${td}"; path is empty`;
+  if (id.path === '/spire' || id.path.startsWith('/spire/')) {
+    return `"${full}" is not a workload in trust domain "${td}"; path is in the reserved namespace`;
+  }
+  return undefined;
+}
+
+/** SPIRE's Agent service: CreateJoinToken on the admin socket, AttestAgent (join_token) on the TCP endpoint. */
+export function agentService({
+  config,
+  store,
+  ca,
+  log,
+  faults,
+  stats,
+}: Deps): grpc.UntypedServiceImplementation {
+  const td = config.trustDomain;
+  const createJoinToken: grpc.handleUnaryCall<any, any> = (call, cb) => {
+    stats.inc('create_join_token');
+    const { ttl, token, agent_id } = call.request;
+    if (!(ttl >= 1))
+      return cb(rpcError(grpc.status.INVALID_ARGUMENT, 'ttl is required, you must provide one'));
+    const bad = checkAgentId(agent_id, td);
+    if (bad) return cb(rpcError(grpc.status.INVALID_ARGUMENT, `invalid agent ID: ${bad}`));
+    const value: string = token || randomUUID();
+    const expiresAt = Math.floor(Date.now() / 1000) + ttl;
+    store.createToken(value, expiresAt);
+    if (agent_id) {
+      const parent = `spiffe://${td}/spire/agent/join_token/${value}`;
+      store.createEntry({
+        spiffe_id: agent_id,
+        parent_id: idMsg(parent),
+        selectors: [{ type: 'spiffe_id', value: parent }],
+        x509_svid_ttl: 0,
+        federates_with: [],
+        admin: false,
+        downstream: false,
+        expires_at: 0,
+        dns_names: [],
+        store_svid: false,
+        jwt_svid_ttl: 0,
+        hint: '',
+      });
+    }
+    cb(null, { value, expires_at: expiresAt });
+  };
+
+  const attestAgent: grpc.handleBidiStreamingCall<any, any> = (call) => {
+    const fail = (code: grpc.status, msg: string) => {
+      stats.inc('attest_failed');
+      log.error(code === grpc.status.INVALID_ARGUMENT ? `Invalid argument: ${msg}` : msg, {
+        subsystem_name: 'api',
+      });
+      call.emit('error', rpcError(code, msg));
+    };
+    call.once('data', (req: any) => {
+      stats.inc('attest');
+      attest(req).then(
+        (res) => {
+          call.write(res);
+          call.end();
+        },
+        (err: grpc.ServiceError) => fail(err.code ?? grpc.status.INTERNAL, err.details ?? String(err)),
+      );
+    });
+    call.on('error', () => {});
+  };
+
+  async function attest(req: any): Promise<unknown> {
+    await faults.delay();
+    const p = req?.params;
+    const malformed = (what: string) => rpcError(grpc.status.INVALID_ARGUMENT, `malformed param: ${what}`);
+    if (!p) throw malformed('missing params');
+    if (!p.data) throw malformed('missing attestation data');
+    if (!p.params) throw malformed('missing X509-SVID parameters');
+    if (!p.params.csr?.length) throw malformed('missing CSR');
+    if (!p.data.type) throw malformed('missing attestation data type');
+    if (!p.data.payload?.length) throw malformed('missing attestation data payload');
+    if (p.data.type !== 'join_token') {
+      throw rpcError(
+        grpc.status.INVALID_ARGUMENT,
+        `failed to attest: could not find node attestor type "${p.data.type}"`,
+      );
+    }
+    const token = Buffer.from(p.data.payload).toString('utf8');
+    if (faults.take('rejectAttestations')) throw rpcError(grpc.status.INVALID_ARGUMENT, TOKEN_USED);
+    // SPIRE deletes the token before it checks the expiry, so an expired token is burned as well.
+    const expiresAt = store.takeToken(token);
+    if (expiresAt === undefined) throw rpcError(grpc.status.INVALID_ARGUMENT, TOKEN_USED);
+    if (expiresAt * 1000 < Date.now()) throw rpcError(grpc.status.INVALID_ARGUMENT, 'join token expired');
+    let publicKey: Awaited<ReturnType<typeof csrPublicKey>>;
+    try {
+      publicKey = await csrPublicKey(p.params.csr);
+    } catch (err) {
+      throw rpcError(grpc.status.INVALID_ARGUMENT, `failed to parse CSR: ${(err as Error).message}`);
+    }
+    const agentId = `spiffe://${td}/spire/agent/join_token/${token}`;
+    const state = ca();
+    const leaf = await issue({
+      authority: state.authority,
+      publicKey,
+      spiffeId: agentId,
+      ttlSeconds: config.agentTtlSeconds,
+    });
+    const { notAfter } = describe(leaf);
+    const expires = Math.floor(notAfter.getTime() / 1000);
+    store.putAgent({
+      spiffeId: agentId,
+      serial: '',
+      expiresAt: expires,
+      attestedAt: Math.floor(Date.now() / 1000),
+    });
+    stats.inc('attest_ok');
+    log.info('Agent attestation request completed', {
+      agent_id: agentId,
+      node_attestor_type: 'join_token',
+      subsystem_name: 'api',
+    });
+    return {
+      result: {
+        svid: { cert_chain: [leaf, ...state.chain], id: idMsg(agentId), expires_at: expires, hint: '' },
+        reattestable: false,
+      },
+    };
+  }
+
+  return { CreateJoinToken: createJoinToken, AttestAgent: attestAgent };
+}
