@@ -1,0 +1,151 @@
+// Every default of the configuration, filled in by one pure function.
+
+import { posix } from 'node:path';
+import type { FileConfig, FileEntry } from './schema.js';
+import type {
+  AdminCredentials,
+  Config,
+  EntrySpec,
+  Selector,
+  TokenSourceName,
+  WorkloadEntry,
+} from './types.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/serviceradar/poller-bootstrap.json';
+// Identity must survive a reboot, so data lives under /var/lib; only sockets and the token live under /run (§8).
+export const DEFAULT_STATE_DIR = '/var/lib/serviceradar/poller-bootstrap';
+export const DEFAULT_RUN_DIR = '/run/spire/nested';
+export const DEFAULT_SPIRE_VERSION = '1.13.3';
+export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9466';
+export const DEFAULT_CREDENTIAL_NAME = 'upstream-join-token';
+// SPIRE server's default admin socket (DESIGN §5).
+export const DEFAULT_SPIRE_SERVER_SOCKET = '/tmp/spire-server/private/api.sock';
+
+const DEFAULT_PORTS = {
+  upstreamServer: 8081,
+  nestedServer: 18081,
+  upstreamAgentHealth: 18088,
+  nestedServerHealth: 18089,
+  downstreamAgentHealth: 18090,
+};
+const DEFAULT_X509_TTL = 3600;
+const DEFAULT_JWT_TTL = 300;
+// The shell entrypoint's workload selectors: poller and agent run as root in the container.
+const ROOT_SELECTORS = ['unix:uid:0', 'unix:gid:0', 'unix:user:root', 'unix:group:root'];
+
+/** Splits `type:value` at the first colon (`unix:path:/x` is type `unix`, value `path:/x`). */
+export function parseSelector(text: string): Selector {
+  const colon = text.indexOf(':');
+  return { type: text.slice(0, colon), value: text.slice(colon + 1) };
+}
+
+function entry(file: Omit<FileEntry, 'name'> | undefined, spiffeId: string, selectors: string[]): EntrySpec {
+  return {
+    spiffeId: file?.spiffe_id ?? spiffeId,
+    selectors: (file?.selectors ?? selectors).map(parseSelector),
+    x509SvidTtlSeconds: file?.x509_svid_ttl_seconds ?? DEFAULT_X509_TTL,
+    jwtSvidTtlSeconds: file?.jwt_svid_ttl_seconds ?? DEFAULT_JWT_TTL,
+  };
+}
+
+function workloads(file: FileConfig, td: string): WorkloadEntry[] {
+  const given = file.workloads ?? [
+    { name: 'poller', spiffe_id: `spiffe://${td}/services/poller` },
+    { name: 'agent', spiffe_id: `spiffe://${td}/services/agent` },
+  ];
+  return given.map((w, i) => ({
+    name: w.name ?? `workload-${i}`,
+    ...entry(w, w.spiffe_id ?? '', ROOT_SELECTORS),
+  }));
+}
+
+function credentials(admin: NonNullable<FileConfig['admin_api']>): AdminCredentials | null {
+  if (admin.api_key_file !== undefined) return { kind: 'api-key', apiKeyFile: admin.api_key_file };
+  if (admin.username !== undefined && admin.password_file !== undefined) {
+    return { kind: 'login', username: admin.username, passwordFile: admin.password_file };
+  }
+  if (admin.bearer_token_file !== undefined)
+    return { kind: 'bearer', bearerTokenFile: admin.bearer_token_file };
+  return null;
+}
+
+// Sources that need a section are only on by default when that section is configured.
+function defaultSources(file: FileConfig): TokenSourceName[] {
+  const sources: TokenSourceName[] = ['credentials', 'file'];
+  if (file.admin_api) sources.push('admin-api');
+  if (file.spire_server) sources.push('spire-server');
+  return sources;
+}
+
+/** Fills every default; required values that are missing become '' (validation has reported them). */
+export function fillDefaults(file: FileConfig): Config {
+  const td = file.trust_domain ?? '';
+  const runDir = file.run_dir ?? DEFAULT_RUN_DIR;
+  const serverPath = file.spire?.server_path ?? '/opt/spire/bin/spire-server';
+  const admin = file.admin_api;
+  const listen = file.http?.listen ?? DEFAULT_HTTP_LISTEN;
+  const colon = listen.lastIndexOf(':');
+  return {
+    trustDomain: td,
+    stateDir: file.state_dir ?? DEFAULT_STATE_DIR,
+    runDir,
+    logLevel: file.log_level ?? 'info',
+    identitySafetyMarginSeconds: file.identity_safety_margin_seconds ?? 300,
+    upstream: {
+      serverAddress: file.upstream?.server_address ?? '',
+      serverPort: file.upstream?.server_port ?? DEFAULT_PORTS.upstreamServer,
+      trustBundlePath: file.upstream?.trust_bundle_path ?? null,
+      insecureBootstrap: file.upstream?.insecure_bootstrap ?? false,
+    },
+    upstreamAgent: {
+      socketPath: file.upstream_agent?.socket_path ?? posix.join(runDir, 'upstream-agent/agent.sock'),
+      healthPort: file.upstream_agent?.health_port ?? DEFAULT_PORTS.upstreamAgentHealth,
+    },
+    nestedServer: {
+      bindAddress: file.nested_server?.bind_address ?? '127.0.0.1',
+      bindPort: file.nested_server?.bind_port ?? DEFAULT_PORTS.nestedServer,
+      socketPath: file.nested_server?.socket_path ?? posix.join(runDir, 'server/api.sock'),
+      healthPort: file.nested_server?.health_port ?? DEFAULT_PORTS.nestedServerHealth,
+    },
+    downstreamAgent: {
+      socketPath: file.downstream_agent?.socket_path ?? posix.join(runDir, 'workload/agent.sock'),
+      healthPort: file.downstream_agent?.health_port ?? DEFAULT_PORTS.downstreamAgentHealth,
+    },
+    adminApi: admin
+      ? {
+          url: admin.url ?? '',
+          caFile: admin.ca_file ?? null,
+          allowHttp: admin.allow_http ?? false,
+          credentials: credentials(admin),
+          connectTimeoutMs: Math.round((admin.connect_timeout_seconds ?? 5) * 1000),
+          timeoutMs: Math.round((admin.timeout_seconds ?? 30) * 1000),
+        }
+      : null,
+    spireServer:
+      file.spire_server || file.token?.sources?.includes('spire-server')
+        ? { socketPath: file.spire_server?.socket_path ?? DEFAULT_SPIRE_SERVER_SOCKET }
+        : null,
+    token: {
+      sources: file.token?.sources ?? defaultSources(file),
+      credentialName: file.token?.credential_name ?? DEFAULT_CREDENTIAL_NAME,
+      file: file.token?.file ?? posix.join(runDir, 'upstream-join-token'),
+      ttlSeconds: file.token?.ttl_seconds ?? 900,
+      maxPerHour: file.token?.max_per_hour ?? 6,
+    },
+    spire: {
+      agentPath: file.spire?.agent_path ?? '/opt/spire/bin/spire-agent',
+      serverPath,
+      version: file.spire?.version ?? DEFAULT_SPIRE_VERSION,
+    },
+    // ServiceRadar's downstream entry: the upstream agent attests the nested server by its binary path.
+    downstream: entry(file.downstream, `spiffe://${td}/ns/edge/poller-nested-spire`, [
+      `unix:path:${serverPath}`,
+    ]),
+    workloads: workloads(file, td),
+    http: {
+      listen,
+      host: listen.slice(0, colon).replace(/^\[|\]$/g, ''),
+      port: Number(listen.slice(colon + 1)),
+    },
+  };
+}

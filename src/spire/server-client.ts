@@ -1,0 +1,132 @@
+// A thin client of a SPIRE server's admin socket (the nested server): join tokens, the bundle, entries.
+import * as grpc from '@grpc/grpc-js';
+import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
+import { callUnary, services } from './proto.js';
+
+interface SpiffeIdMsg {
+  trust_domain: string;
+  path: string;
+}
+interface EntryMsg {
+  id: string;
+  spiffe_id: SpiffeIdMsg;
+  parent_id: SpiffeIdMsg;
+  selectors: { type: string; value: string }[];
+  x509_svid_ttl: number;
+  jwt_svid_ttl: number;
+  hint: string;
+}
+interface BatchResult {
+  status: { code: number; message: string };
+}
+
+const toMsg = (id: string): SpiffeIdMsg => {
+  const m = /^spiffe:\/\/([^/]+)(\/.*)?$/.exec(id);
+  if (!m) throw new Error(`not a SPIFFE ID: ${JSON.stringify(id)}`);
+  return { trust_domain: m[1] as string, path: m[2] ?? '' };
+};
+const fromMsg = (id: SpiffeIdMsg | null | undefined) => (id ? `spiffe://${id.trust_domain}${id.path}` : '');
+
+function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
+  return {
+    ...(e.id ? { id: e.id } : {}),
+    spiffe_id: toMsg(e.spiffeId),
+    parent_id: toMsg(e.parentId),
+    selectors: e.selectors.map((s) => {
+      const i = s.indexOf(':');
+      return { type: s.slice(0, i), value: s.slice(i + 1) };
+    }),
+    x509_svid_ttl: e.x509SvidTtl,
+    jwt_svid_ttl: e.jwtSvidTtl,
+    hint: e.hint,
+  };
+}
+
+/** Fails on any batch result other than OK (and ALREADY_EXISTS where that means "done"). */
+function checkResults(what: string, results: BatchResult[], okCodes: number[] = [grpc.status.OK]): void {
+  const bad = results.filter((r) => !okCodes.includes(r.status.code));
+  if (bad.length > 0) {
+    throw new Error(`${what}: ${bad.map((r) => `${grpc.status[r.status.code]} ${r.status.message}`).join('; ')}`);
+  }
+}
+
+/** Admin-socket client of one SPIRE server; `close` when done. */
+export function serverClient(socketPath: string, timeoutMs = 10_000) {
+  const creds = grpc.credentials.createInsecure();
+  const target = `unix:${socketPath}`;
+  const agent = new services.agent(target, creds);
+  const entry = new services.entry(target, creds);
+  const bundle = new services.bundle(target, creds);
+  const call = <T>(client: grpc.Client, method: string, req: object) =>
+    callUnary<T>(client, method, req, { deadline: new Date(Date.now() + timeoutMs) });
+
+  return {
+    /** Mints a join token whose agent also gets the alias `agentId` (SPIRE's CreateJoinToken agent_id). */
+    async createJoinToken(ttlSeconds: number, agentId?: string): Promise<{ value: string; expiresAt: number }> {
+      const res = await call<{ value: string; expires_at: number }>(agent, 'CreateJoinToken', {
+        ttl: ttlSeconds,
+        ...(agentId ? { agent_id: toMsg(agentId) } : {}),
+      });
+      return { value: res.value, expiresAt: res.expires_at * 1000 };
+    },
+
+    /** The server's X.509 roots (DER). */
+    async x509Roots(): Promise<Buffer[]> {
+      const res = await call<{ x509_authorities: { asn1: Buffer }[] }>(bundle, 'GetBundle', {});
+      return res.x509_authorities.map((a) => a.asn1);
+    },
+
+    /** Every entry under `parentId`, following pages. */
+    async entriesUnder(parentId: string): Promise<ManagedEntry[]> {
+      const out: ManagedEntry[] = [];
+      let page_token = '';
+      do {
+        const res = await call<{ entries: EntryMsg[]; next_page_token: string }>(entry, 'ListEntries', {
+          filter: { by_parent_id: toMsg(parentId) },
+          page_size: 500,
+          page_token,
+        });
+        for (const e of res.entries) {
+          out.push({
+            id: e.id,
+            spiffeId: fromMsg(e.spiffe_id),
+            parentId: fromMsg(e.parent_id),
+            selectors: e.selectors.map((s) => `${s.type}:${s.value}`),
+            x509SvidTtl: e.x509_svid_ttl,
+            jwtSvidTtl: e.jwt_svid_ttl,
+            hint: e.hint,
+          });
+        }
+        page_token = res.next_page_token;
+      } while (page_token);
+      return out;
+    },
+
+    /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
+    async apply(plan: ReconcilePlan): Promise<void> {
+      if (plan.create.length) {
+        const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', { entries: plan.create.map(entryMsg) });
+        checkResults('creating entries', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
+      }
+      if (plan.update.length) {
+        const res = await call<{ results: BatchResult[] }>(entry, 'BatchUpdateEntry', {
+          entries: plan.update.map(entryMsg),
+          input_mask: { selectors: true, x509_svid_ttl: true, jwt_svid_ttl: true, hint: true },
+        });
+        checkResults('updating entries', res.results);
+      }
+      if (plan.delete.length) {
+        const res = await call<{ results: BatchResult[] }>(entry, 'BatchDeleteEntry', { ids: plan.delete });
+        checkResults('deleting entries', res.results, [grpc.status.OK, grpc.status.NOT_FOUND]);
+      }
+    },
+
+    close(): void {
+      agent.close();
+      entry.close();
+      bundle.close();
+    },
+  };
+}
+
+export type ServerClient = ReturnType<typeof serverClient>;

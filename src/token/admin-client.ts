@@ -1,0 +1,196 @@
+import { readFile } from 'node:fs/promises';
+import { Agent } from 'undici';
+import {
+  type DescribedCredential,
+  type HttpContext,
+  type HttpReply,
+  postJson,
+  statusError,
+} from './admin-http.js';
+import { type AdminClientOptions, checkAdminOptions } from './admin-options.js';
+import { type JoinTokenRequest, joinTokenRequestProblems, toWireRequest } from './admin-request.js';
+import { redact, TokenError } from './errors.js';
+import { fingerprint } from './fingerprint.js';
+import { fileError, readSecretFile } from './secret-file.js';
+import { checkToken } from './value.js';
+
+export interface MintedToken {
+  token: string;
+  fingerprint: string;
+  expiresAt: Date;
+  /** spiffe://<td>/spire/agent/join_token/<token>: it embeds the token, so never log it. */
+  parentId: string;
+  downstreamEntryId?: string;
+}
+
+export interface AdminClient {
+  mintJoinToken(request: JoinTokenRequest, signal?: AbortSignal): Promise<MintedToken>;
+  close(): Promise<void>;
+}
+
+const JOIN_TOKENS = '/api/admin/spire/join-tokens';
+
+export type { AdminAuth, AdminClientOptions } from './admin-options.js';
+
+/** A ServiceRadar admin API client; rejects bad options (all problems at once) before any request. */
+export async function createAdminClient(options: AdminClientOptions): Promise<AdminClient> {
+  const base = checkAdminOptions(options);
+  let ca: string | undefined;
+  if (options.caFile !== undefined) {
+    ca = await readFile(options.caFile, 'utf8').catch((err: unknown) => {
+      throw fileError(`cannot read CA file ${options.caFile}`, options.caFile as string, 'admin-api', err);
+    });
+  }
+  const dispatcher = new Agent({
+    connect: { timeout: options.connectTimeoutMs ?? 10_000, ...(ca ? { ca } : {}) },
+  });
+  const auth = options.auth;
+  let bearer: string | undefined; // cached access_token of the login flow
+  // Every credential used lately (including a session just dropped), scrubbed from every quoted message.
+  const known: string[] = [];
+  const remember = (value: string) => {
+    if (!known.includes(value)) known.push(value);
+    if (known.length > 8) known.shift();
+  };
+  const ctx: HttpContext = {
+    base,
+    dispatcher,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    now: options.now ?? Date.now,
+    secrets: () => known,
+  };
+
+  const readCredential = async (path: string, label: string): Promise<string> => {
+    const raw = await readSecretFile(path, label, 'admin-api');
+    const value = raw?.trim();
+    if (!value || /[\r\n]/.test(value)) {
+      throw new TokenError(
+        `${label} ${path} ${raw === undefined ? 'does not exist' : 'is empty or has several lines'}`,
+        {
+          code: 'config',
+          source: 'admin-api',
+          retry: 'slow',
+          path,
+        },
+      );
+    }
+    remember(value);
+    return value;
+  };
+
+  const login = async (signal?: AbortSignal): Promise<string> => {
+    if (auth.kind !== 'login') throw new Error('login without login credentials');
+    const password = await readCredential(auth.passwordFile, 'password file');
+    const cred = {
+      credential: 'login',
+      described: `the login of user ${JSON.stringify(auth.username)}`,
+    } as const;
+    const reply = await postJson(ctx, '/auth/login', { username: auth.username, password }, {}, signal);
+    if (reply.status !== 200 && reply.status !== 201) throw statusError(ctx, reply, '/auth/login', cred);
+    const accessToken = jsonObject(reply, '/auth/login').access_token;
+    if (typeof accessToken !== 'string' || accessToken === '' || /[\s]/.test(accessToken)) {
+      throw protocolError(
+        `admin API login answered ${reply.status} without a usable access_token`,
+        reply.status,
+      );
+    }
+    remember(accessToken);
+    bearer = accessToken;
+    return accessToken;
+  };
+
+  const authenticate = async (
+    signal?: AbortSignal,
+  ): Promise<[Record<string, string>, DescribedCredential]> => {
+    switch (auth.kind) {
+      case 'api-key':
+        return [
+          { 'x-api-key': await readCredential(auth.keyFile, 'API key file') },
+          { credential: 'api-key', described: 'the API key' },
+        ];
+      case 'bearer':
+        return [
+          { authorization: `Bearer ${await readCredential(auth.tokenFile, 'bearer token file')}` },
+          { credential: 'bearer', described: `the bearer token from ${auth.tokenFile}` },
+        ];
+      case 'login':
+        return [
+          { authorization: `Bearer ${bearer ?? (await login(signal))}` },
+          { credential: 'login', described: `the session of user ${JSON.stringify(auth.username)}` },
+        ];
+    }
+  };
+
+  return {
+    async mintJoinToken(request, signal) {
+      const problems = joinTokenRequestProblems(request);
+      if (problems.length > 0) {
+        throw new TokenError(`join token request is invalid:\n  ${problems.join('\n  ')}`, {
+          code: 'config',
+          source: 'admin-api',
+          retry: 'never',
+        });
+      }
+      const body = toWireRequest(request);
+      const hadSession = bearer !== undefined;
+      let [headers, cred] = await authenticate(signal);
+      let reply = await postJson(ctx, JOIN_TOKENS, body, headers, signal);
+      // A cached session may simply have expired: log in again once; a fresh refusal is final.
+      if (reply.status === 401 && auth.kind === 'login' && hadSession) {
+        bearer = undefined;
+        [headers, cred] = await authenticate(signal);
+        reply = await postJson(ctx, JOIN_TOKENS, body, headers, signal);
+      }
+      if (reply.status !== 201 && reply.status !== 200) throw statusError(ctx, reply, JOIN_TOKENS, cred);
+      return parseMinted(reply);
+    },
+    async close() {
+      await dispatcher.close();
+    },
+  };
+}
+
+function parseMinted(reply: HttpReply): MintedToken {
+  const json = jsonObject(reply, JOIN_TOKENS);
+  if (typeof json.token !== 'string') {
+    throw protocolError(`admin API answered ${reply.status} without a token`, reply.status);
+  }
+  const token = checkToken(json.token, 'admin-api', 'the admin API');
+  const expiresAt = typeof json.expires_at === 'string' ? new Date(json.expires_at) : undefined;
+  if (!expiresAt || Number.isNaN(expiresAt.getTime())) {
+    const got = redact(JSON.stringify(json.expires_at ?? null), [token]).slice(0, 60);
+    throw protocolError(
+      `admin API answered ${reply.status} without an RFC 3339 expires_at (got ${got})`,
+      reply.status,
+    );
+  }
+  // Older ServiceRadar plans named the parent `spiffe_id`.
+  const parentId = json.parent_spiffe_id ?? json.spiffe_id;
+  if (typeof parentId !== 'string' || !parentId.startsWith('spiffe://')) {
+    throw protocolError(`admin API answered ${reply.status} without a parent_spiffe_id`, reply.status);
+  }
+  const minted: MintedToken = { token, fingerprint: fingerprint(token), expiresAt, parentId };
+  if (typeof json.downstream_entry_id === 'string' && json.downstream_entry_id !== '') {
+    minted.downstreamEntryId = json.downstream_entry_id;
+  }
+  return minted;
+}
+
+function jsonObject(reply: HttpReply, where: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(reply.body) as unknown;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  // The body is not quoted: a half-broken answer to a credential exchange may still carry a secret.
+  throw protocolError(
+    `admin API answered ${reply.status} for ${where} with a body that is not a JSON object`,
+    reply.status,
+  );
+}
+
+function protocolError(message: string, status: number): TokenError {
+  return new TokenError(message, { code: 'protocol', source: 'admin-api', retry: 'backoff', status });
+}

@@ -1,0 +1,73 @@
+/** Where a token came from, or which part of this layer failed. */
+export type TokenSourceName = 'credentials' | 'file' | 'admin-api' | 'spire-server';
+export type TokenErrorSource = TokenSourceName | 'store';
+
+/** What went wrong, for metrics labels and status output. */
+export type TokenErrorCode =
+  | 'config' // options are wrong: fix the configuration
+  | 'invalid-token' // a token value is unusable (empty, whitespace, characters SPIRE rejects)
+  | 'insecure-file' // a secret file is readable by group or others
+  | 'io' // a file could not be read or written
+  | 'unauthorized' // 401: the credential was refused
+  | 'forbidden' // 403: the credential lacks the admin role
+  | 'bad-request' // 400 or a local validation failure of the request
+  | 'unavailable' // 502/503/429, connection refused, gRPC UNAVAILABLE
+  | 'timeout'
+  | 'protocol' // the peer answered something we cannot use
+  | 'no-token'; // every source was tried and none yielded a usable token
+
+/**
+ * How to retry: `backoff` = exponential backoff from the start, `slow` = a human must probably act
+ * (wrong credential, bad request), so retry at the backoff cap; `never` = retrying cannot help.
+ */
+export type RetryClass = 'backoff' | 'slow' | 'never';
+
+/** Which admin API credential was used when the error happened. */
+export type AdminCredential = 'api-key' | 'bearer' | 'login';
+
+export interface TokenErrorFields {
+  code: TokenErrorCode;
+  source: TokenErrorSource;
+  retry: RetryClass;
+  status?: number;
+  retryAfterMs?: number;
+  credential?: AdminCredential;
+  path?: string;
+  cause?: unknown;
+}
+
+/**
+ * The one error type of the token layer. Every field is always present (undefined when it does not apply)
+ * so metrics and /status read fields and never parse messages. Messages never contain a secret.
+ */
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  readonly code: TokenErrorCode;
+  readonly source: TokenErrorSource;
+  readonly retry: RetryClass;
+  readonly retryable: boolean;
+  /** HTTP status for the admin API, gRPC status code for the SPIRE server. */
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly credential: AdminCredential | undefined;
+  readonly path: string | undefined;
+
+  constructor(message: string, fields: TokenErrorFields) {
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    this.code = fields.code;
+    this.source = fields.source;
+    this.retry = fields.retry;
+    this.retryable = fields.retry !== 'never';
+    this.status = fields.status;
+    this.retryAfterMs = fields.retryAfterMs;
+    this.credential = fields.credential;
+    this.path = fields.path;
+  }
+}
+
+/** Replaces every occurrence of a secret in text coming from elsewhere (server bodies, OS errors). */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
+  return out;
+}

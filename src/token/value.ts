@@ -1,0 +1,54 @@
+import { TokenError, type TokenErrorSource } from './errors.js';
+
+// SPIRE turns the token into the agent ID spiffe://<td>/spire/agent/join_token/<token> with
+// spiffeid.FromSegments, so a token must be a valid SPIFFE path segment; it also lands in HCL and files.
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+const MAX_LENGTH = 256;
+
+/** Why a token value is unusable, or undefined when it is fine. Never includes the value itself. */
+export function tokenProblem(token: string): string | undefined {
+  if (token.length === 0) return 'is empty';
+  if (token.length > MAX_LENGTH) return `is ${token.length} characters long (expected at most ${MAX_LENGTH})`;
+  if (/\s/.test(token)) return 'contains whitespace';
+  if (hasControlChar(token)) return 'contains a control character';
+  if (token === '.' || token === '..') return "is '.' or '..'";
+  if (!SEGMENT.test(token)) return "contains characters other than letters, digits, '.', '-' and '_'";
+  return undefined;
+}
+
+/** Trims surrounding whitespace (files often end in a newline) and throws when the token is unusable. */
+export function checkToken(raw: string, source: TokenErrorSource, where: string): string {
+  const token = raw.trim();
+  const problem = tokenProblem(token);
+  if (problem) {
+    throw new TokenError(`join token from ${where} ${problem}`, {
+      code: 'invalid-token',
+      source,
+      retry: source === 'admin-api' || source === 'spire-server' ? 'backoff' : 'slow',
+    });
+  }
+  return token;
+}
+
+/** True when text holds a C0 control character or DEL (they would break HCL, headers and log lines). */
+export function hasControlChar(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Text with every run of control characters replaced by one space. */
+export function flattenControlChars(text: string): string {
+  let out = '';
+  let inRun = false;
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    const control = c < 0x20 || c === 0x7f;
+    if (!control) out += ch;
+    else if (!inRun) out += ' ';
+    inRun = control;
+  }
+  return out;
+}

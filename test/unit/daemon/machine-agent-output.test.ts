@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { classifyAgentExit, classifyAgentLine } from '../../../src/daemon/machine.js';
+
+// Shaped like spire-agent's warnings while it retries attestation (text and JSON log formats).
+const REJECTED_TEXT =
+  'time="2025-06-01T12:00:05Z" level=warning msg="Failed to retrieve attestation result" ' +
+  'error="failed to get SVID: rpc error: code = InvalidArgument desc = failed to attest: ' +
+  'join token does not exist or has already been used" retry_interval=5s';
+const EXPIRED_JSON = JSON.stringify({
+  error: 'failed to get SVID: rpc error: code = InvalidArgument desc = join token expired',
+  level: 'warning',
+  msg: 'Failed to retrieve attestation result',
+});
+
+describe('classifyAgentLine', () => {
+  it.each([
+    [REJECTED_TEXT, 'token-rejected'],
+    [EXPIRED_JSON, 'token-expired'],
+    ['level=error msg="Agent crashed" error="join token was not provided"', 'other'],
+    ['level=info msg="SVID loaded" spiffe_id="spiffe://example.org/spire/agent/join_token/x"', 'other'],
+    ['', 'other'],
+  ])('%s → %s', (line, reason) => {
+    expect(classifyAgentLine(line)).toBe(reason);
+  });
+});
+
+describe('classifyAgentExit', () => {
+  it('takes the first refusal: an expired token is reported as missing on every retry after the first', () => {
+    expect(classifyAgentExit(['level=info msg="Starting agent"', EXPIRED_JSON, REJECTED_TEXT])).toBe(
+      'token-expired',
+    );
+  });
+
+  it('is other when no line carries a refusal', () => {
+    expect(classifyAgentExit(['level=error msg="Agent crashed" error="context canceled"'])).toBe('other');
+  });
+});
