@@ -30,12 +30,17 @@ const sameSelectors = (a: readonly string[], b: readonly string[]) =>
  * Plans the change from `existing` (entries under the managed parent) to `wanted`. Only owned entries are
  * updated or deleted; an unowned entry with a wanted SPIFFE ID is left alone and the wanted one created beside it.
  */
-export function planReconcile(wanted: readonly ManagedEntry[], existing: readonly ManagedEntry[]): ReconcilePlan {
+export function planReconcile(
+  wanted: readonly ManagedEntry[],
+  existing: readonly ManagedEntry[],
+): ReconcilePlan {
   const owned = existing.filter((e) => e.hint === OWNER_HINT);
   const plan: ReconcilePlan = { create: [], update: [], delete: [] };
   const kept = new Set<string>();
   for (const want of wanted) {
-    const match = owned.find((e) => e.spiffeId === want.spiffeId && e.parentId === want.parentId && !kept.has(e.id ?? ''));
+    const match = owned.find(
+      (e) => e.spiffeId === want.spiffeId && e.parentId === want.parentId && !kept.has(e.id ?? ''),
+    );
     if (!match) {
       plan.create.push({ ...want, hint: OWNER_HINT });
       continue;

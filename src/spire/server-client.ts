@@ -1,7 +1,7 @@
 // A thin client of a SPIRE server's admin socket (the nested server): join tokens, the bundle, entries.
 import * as grpc from '@grpc/grpc-js';
-import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
 import { callUnary, services } from './proto.js';
+import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
 
 interface SpiffeIdMsg {
   trust_domain: string;
@@ -46,7 +46,9 @@ function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
 function checkResults(what: string, results: BatchResult[], okCodes: number[] = [grpc.status.OK]): void {
   const bad = results.filter((r) => !okCodes.includes(r.status.code));
   if (bad.length > 0) {
-    throw new Error(`${what}: ${bad.map((r) => `${grpc.status[r.status.code]} ${r.status.message}`).join('; ')}`);
+    throw new Error(
+      `${what}: ${bad.map((r) => `${grpc.status[r.status.code]} ${r.status.message}`).join('; ')}`,
+    );
   }
 }
 
@@ -62,7 +64,10 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
 
   return {
     /** Mints a join token whose agent also gets the alias `agentId` (SPIRE's CreateJoinToken agent_id). */
-    async createJoinToken(ttlSeconds: number, agentId?: string): Promise<{ value: string; expiresAt: number }> {
+    async createJoinToken(
+      ttlSeconds: number,
+      agentId?: string,
+    ): Promise<{ value: string; expiresAt: number }> {
       const res = await call<{ value: string; expires_at: number }>(agent, 'CreateJoinToken', {
         ttl: ttlSeconds,
         ...(agentId ? { agent_id: toMsg(agentId) } : {}),
@@ -105,7 +110,9 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
     /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
     async apply(plan: ReconcilePlan): Promise<void> {
       if (plan.create.length) {
-        const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', { entries: plan.create.map(entryMsg) });
+        const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', {
+          entries: plan.create.map(entryMsg),
+        });
         checkResults('creating entries', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
       }
       if (plan.update.length) {

@@ -15,7 +15,11 @@ const have = (id: string, e: ManagedEntry, hint = OWNER_HINT): ManagedEntry => (
 describe('planReconcile', () => {
   it('creates what is missing, marked as ours', () => {
     const plan = planReconcile([want('spiffe://td/poller')], []);
-    expect(plan).toEqual({ create: [{ ...want('spiffe://td/poller'), hint: OWNER_HINT }], update: [], delete: [] });
+    expect(plan).toEqual({
+      create: [{ ...want('spiffe://td/poller'), hint: OWNER_HINT }],
+      update: [],
+      delete: [],
+    });
   });
 
   it('does nothing when the server already matches, whatever the selector order', () => {
@@ -25,22 +29,38 @@ describe('planReconcile', () => {
   });
 
   it('updates changed selectors or TTLs in place, keeping the id', () => {
-    const plan = planReconcile([want('spiffe://td/poller', ['unix:uid:1'], 600)], [have('7', want('spiffe://td/poller'))]);
-    expect(plan.update).toEqual([{ ...want('spiffe://td/poller', ['unix:uid:1'], 600), id: '7', hint: OWNER_HINT }]);
+    const plan = planReconcile(
+      [want('spiffe://td/poller', ['unix:uid:1'], 600)],
+      [have('7', want('spiffe://td/poller'))],
+    );
+    expect(plan.update).toEqual([
+      { ...want('spiffe://td/poller', ['unix:uid:1'], 600), id: '7', hint: OWNER_HINT },
+    ]);
     expect(plan.create).toEqual([]);
   });
 
   it('deletes only owned entries that are no longer wanted', () => {
     const plan = planReconcile(
       [],
-      [have('1', want('spiffe://td/old')), have('2', want('spiffe://td/someone-elses'), 'other-tool'), have('3', want('spiffe://td/unmarked'), '')],
+      [
+        have('1', want('spiffe://td/old')),
+        have('2', want('spiffe://td/someone-elses'), 'other-tool'),
+        have('3', want('spiffe://td/unmarked'), ''),
+      ],
     );
     expect(plan.delete).toEqual(['1']);
   });
 
   it('never adopts or rewrites an entry someone else made, even with the wanted SPIFFE ID', () => {
-    const plan = planReconcile([want('spiffe://td/poller', ['unix:uid:5'])], [have('9', want('spiffe://td/poller'), '')]);
-    expect(plan).toEqual({ create: [{ ...want('spiffe://td/poller', ['unix:uid:5']), hint: OWNER_HINT }], update: [], delete: [] });
+    const plan = planReconcile(
+      [want('spiffe://td/poller', ['unix:uid:5'])],
+      [have('9', want('spiffe://td/poller'), '')],
+    );
+    expect(plan).toEqual({
+      create: [{ ...want('spiffe://td/poller', ['unix:uid:5']), hint: OWNER_HINT }],
+      update: [],
+      delete: [],
+    });
   });
 
   it('removes duplicates of its own entries', () => {
