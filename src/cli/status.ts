@@ -1,0 +1,86 @@
+// `poller-bootstrap status`: reads a running daemon's GET /status and prints a summary or the JSON.
+
+import { parseArgs } from 'node:util';
+import { type CliIo, EXIT, reason, UsageError } from './io.js';
+import { DEFAULT_STATUS_URL } from './usage.js';
+
+const TIMEOUT_MS = 5_000;
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+
+/** The human summary of a status document; tolerant of missing fields (older or newer daemons). */
+export function formatStatus(status: Json): string {
+  const lines = [
+    `phase:      ${str(status.phase)} since ${str(status.since)}${status.ready === true ? ' (ready)' : ' (not ready)'}`,
+  ];
+  const children = Array.isArray(status.children) ? status.children.filter(isObject) : [];
+  lines.push('children:');
+  if (children.length === 0) lines.push('  none');
+  for (const c of children) {
+    lines.push(
+      `  ${str(c.name).padEnd(17)} ${str(c.status).padEnd(9)} pid ${str(c.pid)}  restarts ${str(c.restarts)}  since ${str(c.since)}`,
+    );
+  }
+  const identity = isObject(status.identity) ? Object.entries(status.identity) : [];
+  lines.push('identity:');
+  if (identity.length === 0) lines.push('  none');
+  for (const [role, id] of identity) {
+    const svid = isObject(id) ? id : {};
+    const spiffeId = svid.spiffeId === undefined ? '' : `${str(svid.spiffeId)}  `;
+    lines.push(`  ${role.padEnd(17)} ${spiffeId}expires ${str(svid.expiresAt)}`);
+  }
+  const lastError = isObject(status.lastError) ? status.lastError : null;
+  lines.push(`last error: ${lastError ? `${str(lastError.message)} (at ${str(lastError.at)})` : 'none'}`);
+  lines.push(`version:    ${str(status.version)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function statusUrl(base: string): URL {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    throw new UsageError('status', `--url: expected an http:// URL, got ${JSON.stringify(base)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError('status', `--url: expected an http:// URL, got ${JSON.stringify(base)}`);
+  }
+  return new URL('/status', url);
+}
+
+function cause(error: unknown): string {
+  const inner = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  return inner?.code ?? (inner instanceof Error ? inner.message : reason(error));
+}
+
+/** Runs `status`: 0 with the document printed, 69 when the daemon cannot be reached or answers badly. */
+export async function statusCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean' }, url: { type: 'string', short: 'u' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const url = statusUrl(values.url ?? DEFAULT_STATUS_URL);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (error) {
+    io.stderr(`poller-bootstrap: cannot reach the daemon at ${url.href}: ${cause(error)}\n`);
+    return EXIT.unavailable;
+  }
+  if (response.status !== 200) {
+    io.stderr(`poller-bootstrap: ${url.href} answered HTTP ${response.status}\n`);
+    return EXIT.unavailable;
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!isObject(body)) {
+    io.stderr(`poller-bootstrap: ${url.href} did not answer with a status document\n`);
+    return EXIT.unavailable;
+  }
+  io.stdout(values.json ? `${JSON.stringify(body, null, 2)}\n` : formatStatus(body));
+  return EXIT.ok;
+}
