@@ -4,12 +4,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../config/defaults.js';
 import type { CliIo, RunDaemon } from './io.js';
 
-// A computed specifier keeps tsc from resolving the module at build time; it is loaded only for `run`.
-const DAEMON_MODULE = '../daemon/run.js';
-
+// Loaded only for `run`, so `render` and `status` stay light.
 async function loadDaemon(): Promise<RunDaemon> {
-  const module = (await import(DAEMON_MODULE)) as { runDaemon: RunDaemon };
-  return module.runDaemon;
+  return (await import('../daemon/run.js')).runDaemon;
 }
 
 /** Runs `run`; resolves to the daemon's exit code. */

@@ -106,6 +106,12 @@ export const VERSION_CHECK: Check<string> = {
   expected: 'a SPIRE version "<major>.<minor>.<patch>", e.g. "1.13.3"',
 };
 
+/** `NAME=value` for a SPIRE child's environment; one line, a POSIX variable name. */
+export const ENV_ASSIGNMENT_CHECK: Check<string> = {
+  test: (s) => /^[A-Za-z_][A-Za-z0-9_]*=[^\u0000-\u001f\u007f]*$/.test(s),
+  expected: 'a "NAME=value" environment assignment on one line',
+};
+
 export function oneOf<T extends string>(values: readonly T[]): Check<string> {
   return {
     test: (s) => (values as readonly string[]).includes(s),

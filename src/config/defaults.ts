@@ -136,6 +136,9 @@ export function fillDefaults(file: FileConfig): Config {
       agentPath: file.spire?.agent_path ?? '/opt/spire/bin/spire-agent',
       serverPath,
       version: file.spire?.version ?? DEFAULT_SPIRE_VERSION,
+      childEnv: Object.fromEntries(
+        (file.spire?.child_env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
     },
     // ServiceRadar's downstream entry: the upstream agent attests the nested server by its binary path.
     downstream: entry(file.downstream, `spiffe://${td}/ns/edge/poller-nested-spire`, [

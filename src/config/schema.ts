@@ -3,6 +3,7 @@
 import {
   ABSOLUTE_PATH_CHECK,
   CREDENTIAL_NAME_CHECK,
+  ENV_ASSIGNMENT_CHECK,
   HOST_CHECK,
   HTTP_URL_CHECK,
   LISTEN_CHECK,
@@ -59,7 +60,8 @@ export interface FileConfig {
     ttl_seconds?: number;
     max_per_hour?: number;
   };
-  spire?: { agent_path?: string; server_path?: string; version?: string };
+  /** child_env: extra "NAME=value" variables for the SPIRE children, whose environment is otherwise only PATH. */
+  spire?: { agent_path?: string; server_path?: string; version?: string; child_env?: string[] };
   downstream?: Omit<FileEntry, 'name'>;
   workloads?: FileEntry[];
   http?: { listen?: string };
@@ -133,7 +135,12 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
     ttl_seconds: ttl,
     max_per_hour: int(1, 3600),
   }),
-  spire: obj({ agent_path: path, server_path: path, version: str(VERSION_CHECK) }),
+  spire: obj({
+    agent_path: path,
+    server_path: path,
+    version: str(VERSION_CHECK),
+    child_env: list(str(ENV_ASSIGNMENT_CHECK)),
+  }),
   downstream: obj(entryFields),
   workloads: list(obj<FileEntry>({ name: str(NAME_CHECK), ...entryFields })),
   http: obj({ listen: str(LISTEN_CHECK) }),

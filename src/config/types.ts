@@ -71,7 +71,13 @@ export interface Config {
     readonly ttlSeconds: number;
     readonly maxPerHour: number;
   };
-  readonly spire: { readonly agentPath: string; readonly serverPath: string; readonly version: string };
+  readonly spire: {
+    readonly agentPath: string;
+    readonly serverPath: string;
+    readonly version: string;
+    /** Extra environment for the SPIRE children; they inherit nothing else from the daemon but PATH. */
+    readonly childEnv: Readonly<Record<string, string>>;
+  };
   /** The entry, parented to the upstream agent, that authorises the nested server. */
   readonly downstream: EntrySpec;
   readonly workloads: readonly WorkloadEntry[];

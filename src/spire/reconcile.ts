@@ -10,6 +10,8 @@ export interface ManagedEntry {
   x509SvidTtl: number;
   jwtSvidTtl: number;
   hint: string;
+  /** Marks a downstream SPIRE server's entry (the upstream signs its CA only then). */
+  downstream?: boolean;
 }
 
 export interface ReconcilePlan {

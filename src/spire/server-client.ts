@@ -15,6 +15,7 @@ interface EntryMsg {
   x509_svid_ttl: number;
   jwt_svid_ttl: number;
   hint: string;
+  downstream: boolean;
 }
 interface BatchResult {
   status: { code: number; message: string };
@@ -39,6 +40,7 @@ function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
     x509_svid_ttl: e.x509SvidTtl,
     jwt_svid_ttl: e.jwtSvidTtl,
     hint: e.hint,
+    downstream: Boolean(e.downstream),
   };
 }
 
@@ -100,6 +102,7 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
             x509SvidTtl: e.x509_svid_ttl,
             jwtSvidTtl: e.jwt_svid_ttl,
             hint: e.hint,
+            downstream: e.downstream,
           });
         }
         page_token = res.next_page_token;

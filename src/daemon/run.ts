@@ -1,0 +1,135 @@
+// `poller-bootstrap run`: load config → prepare directories → token sources → daemon → HTTP → signals and
+// watches → wait for the stop. Returns the exit code.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { watch } from 'chokidar';
+import { packageVersion } from '../cli/version.js';
+import { type Layout, pathLayout } from '../config/layout.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { startHttpServer } from '../observability/http.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { buildStatus, readiness } from '../observability/status.js';
+import { createTokenStore } from '../token/store.js';
+import { Daemon } from './daemon.js';
+import { CHILDREN } from './machine.js';
+import { createNotifier } from './notify.js';
+import { buildTokenSources } from './token-sources.js';
+
+/** Every directory the daemon or SPIRE writes, created private (0700) before anything starts. */
+async function prepareDirectories(layout: Layout): Promise<void> {
+  const dirs = [
+    layout.stateDir,
+    layout.runDir,
+    layout.configDir,
+    layout.upstreamAgent.dataDir,
+    layout.upstreamAgent.keysDir,
+    layout.downstreamAgent.dataDir,
+    layout.downstreamAgent.keysDir,
+    layout.nestedServer.dataDir,
+    dirname(layout.nestedServer.keysFile),
+    dirname(layout.upstreamJoinTokenFile),
+    dirname(layout.upstreamAgent.socketPath),
+    dirname(layout.downstreamAgent.socketPath),
+    dirname(layout.nestedServer.socketPath),
+  ];
+  for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+function statusOf(daemon: Daemon, version: string) {
+  const children = CHILDREN.map((name) => {
+    const s = daemon.children[name].state;
+    return {
+      name,
+      status: s.status,
+      pid: s.pid ?? null,
+      restarts: s.restarts,
+      since: s.startedAt?.getTime() ?? null,
+    };
+  });
+  return buildStatus({ machine: daemon.state, children, identity: daemon.identity, version });
+}
+
+/** Watches what can unblock or change the bootstrap: the token drop-in folder, the config and the trust bundle. */
+function watchInputs(config: Config, configPath: string, daemon: Daemon, reload: () => void, logger: Logger) {
+  const tokenDir = dirname(config.token.file);
+  const watcher = watch(
+    [tokenDir, configPath, ...(config.upstream.trustBundlePath ? [config.upstream.trustBundlePath] : [])],
+    {
+      ignoreInitial: true,
+      depth: 0,
+      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
+    },
+  );
+  watcher.on('all', (event, path) => {
+    if (path === configPath) return reload();
+    if (path === config.token.file && (event === 'add' || event === 'change')) {
+      logger.info('a join token file arrived');
+      return daemon.poke();
+    }
+    if (path === config.upstream.trustBundlePath) {
+      logger.info({ path }, 'trust bundle changed');
+      daemon.poke();
+    }
+  });
+  watcher.on('error', (err) => logger.warn({ err: String(err) }, 'file watch failed'));
+  return watcher;
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; a config error throws ConfigError (the CLI exits 78). */
+export async function runDaemon({ configPath }: { configPath: string }): Promise<number> {
+  const config = await loadConfig(configPath, { env: process.env });
+  const logger = createLogger({ level: config.logLevel });
+  const version = packageVersion();
+  const layout = pathLayout(config);
+  await prepareDirectories(layout);
+  if (config.upstream.insecureBootstrap) {
+    logger.warn('insecure_bootstrap: the upstream agent will not verify the SPIRE server on first contact');
+  }
+  const tokens = await buildTokenSources(
+    config,
+    createTokenStore({ path: layout.upstreamJoinTokenFile }),
+    process.env,
+  );
+  const notifier = createNotifier({ log: logger });
+  const daemon = new Daemon({ config, layout, logger, notifier, sources: tokens.sources });
+  const http = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    getStatus: () => statusOf(daemon, version),
+    isReady: () => readiness(daemon.state),
+  });
+
+  const reload = () => {
+    loadConfig(configPath, { env: process.env })
+      .then((next) => daemon.reload(next))
+      .then((restarted) => logger.info({ restarted }, 'configuration reloaded'))
+      .catch((err: Error) =>
+        logger.error({ err: err.message }, 'configuration reload failed; keeping the running one'),
+      );
+  };
+  const watcher = watchInputs(config, configPath, daemon, reload, logger);
+  const onStop = (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    daemon.stop();
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', reload);
+
+  logger.info(
+    { version, spireVersion: config.spire.version, http: http.url, stateDir: layout.stateDir },
+    'poller-bootstrap starting',
+  );
+  daemon.start();
+  await daemon.stopped;
+
+  process.off('SIGTERM', onStop);
+  process.off('SIGINT', onStop);
+  process.off('SIGHUP', reload);
+  await watcher.close();
+  await http.close();
+  tokens.close();
+  logger.info('stopped');
+  return 0;
+}

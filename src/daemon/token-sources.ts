@@ -1,0 +1,74 @@
+// Maps the daemon's config onto the token layer: which sources, in which order, with which options.
+import type { Config } from '../config/types.js';
+import { type AdminAuth, createAdminClient } from '../token/admin-client.js';
+import { spireServerSource } from '../token/source-spire-server.js';
+import { adminApiSource, credentialsSource, fileSource, type TokenSource } from '../token/sources.js';
+import type { TokenStore } from '../token/store.js';
+
+function adminAuth(c: NonNullable<Config['adminApi']>['credentials']): AdminAuth {
+  if (!c) throw new Error('admin_api: no credentials configured');
+  if (c.kind === 'api-key') return { kind: 'api-key', keyFile: c.apiKeyFile };
+  if (c.kind === 'bearer') return { kind: 'bearer', tokenFile: c.bearerTokenFile };
+  return { kind: 'login', username: c.username, passwordFile: c.passwordFile };
+}
+
+const selectorText = (s: { type: string; value: string }) => `${s.type}:${s.value}`;
+
+/** Builds the configured token sources in order; `close` releases the admin API client. */
+export async function buildTokenSources(
+  config: Config,
+  store: TokenStore,
+  env: NodeJS.ProcessEnv,
+): Promise<{ sources: TokenSource[]; close(): void }> {
+  const sources: TokenSource[] = [];
+  const closers: (() => void)[] = [];
+  for (const name of config.token.sources) {
+    if (name === 'credentials') {
+      // systemd sets $CREDENTIALS_DIRECTORY only for units with LoadCredential=; without it the source is empty.
+      const directory = env.CREDENTIALS_DIRECTORY;
+      if (directory) sources.push(credentialsSource({ directory, name: config.token.credentialName }));
+    } else if (name === 'file') {
+      sources.push(fileSource({ store }));
+    } else if (name === 'admin-api' && config.adminApi) {
+      const api = config.adminApi;
+      const client = await createAdminClient({
+        url: api.url,
+        auth: adminAuth(api.credentials),
+        caFile: api.caFile ?? undefined,
+        allowHttp: api.allowHttp,
+        connectTimeoutMs: api.connectTimeoutMs,
+        timeoutMs: api.timeoutMs,
+      });
+      closers.push(() => client.close());
+      sources.push(
+        adminApiSource({
+          client,
+          request: {
+            ttlSeconds: config.token.ttlSeconds,
+            registerDownstream: true,
+            downstream: {
+              spiffeId: config.downstream.spiffeId,
+              selectors: config.downstream.selectors.map(selectorText),
+              x509SvidTtlSeconds: config.downstream.x509SvidTtlSeconds,
+              jwtSvidTtlSeconds: config.downstream.jwtSvidTtlSeconds,
+            },
+          },
+        }),
+      );
+    } else if (name === 'spire-server' && config.spireServer) {
+      sources.push(
+        spireServerSource({
+          socketPath: config.spireServer.socketPath,
+          ttlSeconds: config.token.ttlSeconds,
+          trustDomain: config.trustDomain,
+        }),
+      );
+    }
+  }
+  return {
+    sources,
+    close: () => {
+      for (const c of closers) c();
+    },
+  };
+}
