@@ -1,16 +1,15 @@
-// npm run demo: the simulated cluster SPIRE server and ServiceRadar admin API on loopback, a join token minted
-// through the admin API, and a simulated upstream agent attesting with it. Everything lives in a temporary
-// folder that is removed at the end (or on Ctrl-C).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// npm run demo: the simulated cluster SPIRE server and ServiceRadar admin API on loopback, then the real
+// poller-bootstrap daemon taking the poller from nothing to ready against them. Everything lives in a temporary
+// folder that is removed when the demo ends (Ctrl-C; or right after ready when not run from a terminal).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchX509SvidsOnce } from '../test/sim/common/workload-client.js';
+import { adminStats, DAEMON, makeEnv, startDaemon, waitReady } from '../test/e2e/harness.js';
 import { stopAll } from '../test/sim/launch.js';
-import { startAdmin, startAgent, startServer } from '../test/sim/topology.js';
 
 const root = mkdtempSync(join(tmpdir(), 'poller-bootstrap-demo-'));
-const step = (n: number, text: string) => process.stdout.write(`\n[${n}] ${text}\n`);
-const fast = { SIM_TIME_SCALE: '0.2' };
+const say = (text: string) => process.stdout.write(`${text}\n`);
 
 async function cleanup(): Promise<void> {
   await stopAll();
@@ -18,64 +17,41 @@ async function cleanup(): Promise<void> {
 }
 
 async function demo(): Promise<void> {
-  step(1, `simulated cluster spire-server (data in ${root})`);
-  const server = await startServer(join(root, 'cluster'), { env: fast });
-  process.stdout.write(`    agents: 127.0.0.1:${server.port}   admin socket: ${server.socket}\n`);
+  say(`[1] simulated cluster spire-server and ServiceRadar core admin API (in ${root})`);
+  const env = await makeEnv(root, (c) => {
+    c.log_level = 'info';
+  });
+  say(`    spire-server 127.0.0.1:${env.server.port}, admin API ${env.admin.url}`);
 
-  step(2, 'simulated ServiceRadar core admin API');
-  // Demo-only credentials, generated per run and kept in the temporary folder.
-  const password = Math.random().toString(36).slice(2);
-  const admin = await startAdmin(join(root, 'core'), server, {
-    users: [{ username: 'demo-admin', password, roles: ['admin'] }],
-  });
-  process.stdout.write(`    ${admin.url}\n`);
-
-  step(3, 'POST /auth/login, then POST /api/admin/spire/join-tokens (registering the downstream entry)');
-  const login = await fetch(`${admin.url}/auth/login`, {
-    method: 'POST',
-    body: JSON.stringify({ username: 'demo-admin', password }),
-  });
-  const { access_token } = (await login.json()) as { access_token: string };
-  const uid = process.getuid?.() ?? 0;
-  const res = await fetch(`${admin.url}/api/admin/spire/join-tokens`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      ttl_seconds: 600,
-      register_downstream: true,
-      downstream: {
-        spiffe_id: `spiffe://${server.trustDomain}/ns/edge/poller-nested-spire`,
-        selectors: [`unix:uid:${uid}`],
-      },
-    }),
-  });
-  const minted = (await res.json()) as { token: string; expires_at: string; downstream_entry_id: string };
-  process.stdout.write(
-    `    HTTP ${res.status}: token minted (expires ${minted.expires_at}), downstream entry ${minted.downstream_entry_id}\n`,
+  say(`[2] poller-bootstrap run --config ${env.configPath}`);
+  const started = Date.now();
+  const daemon = startDaemon(env);
+  let shown = 0;
+  const follow = setInterval(() => {
+    for (; shown < daemon.lines.length; shown++) {
+      const line = daemon.lines[shown] ?? '';
+      const msg = /"msg":"(phase [^"]+|join token [^"]+|ready|entries reconciled[^"]*)"/.exec(line)?.[1];
+      if (msg) say(`    ${msg}`);
+    }
+  }, 20);
+  await waitReady(env, daemon);
+  clearInterval(follow);
+  say(
+    `[3] ready in ${((Date.now() - started) / 1000).toFixed(1)} s; the admin API saw ${(await adminStats(env)).join_tokens_requested} token request`,
   );
 
-  step(4, 'simulated upstream spire-agent attests with the token (read from a 0600 file, never argv)');
-  const tokenFile = join(root, 'upstream-join-token');
-  writeFileSync(tokenFile, minted.token, { mode: 0o600 });
-  const agent = await startAgent(join(root, 'upstream-agent'), server, {
-    joinTokenFile: tokenFile,
-    env: fast,
-  });
-  const attested = await agent.proc.waitFor(/Node attestation was successful/);
-  rmSync(tokenFile);
-  process.stdout.write(
-    `    ${attested.replace(minted.token, '<token>')}\n    token file deleted: tokens are single use\n`,
-  );
+  say('[4] poller-bootstrap status');
+  const status = spawnSync(process.execPath, [DAEMON, 'status', '--url', env.httpUrl], { encoding: 'utf8' });
+  say(status.stdout.trimEnd().replace(/^/gm, '    '));
+  say(`\n    endpoints: ${env.httpUrl}/healthz  ${env.httpUrl}/readyz  ${env.httpUrl}/status`);
+  const downstream = (env.config.downstream_agent as { socket_path: string }).socket_path;
+  say(`    poller Workload API: ${downstream}`);
 
-  step(5, 'Workload API of the upstream agent: the SVID the nested spire-server would receive');
-  let svids = await fetchX509SvidsOnce(agent.socket).catch(() => []);
-  while (svids.length === 0) svids = await fetchX509SvidsOnce(agent.socket).catch(() => []);
-  for (const s of svids) process.stdout.write(`    ${s.spiffe_id}\n`);
-
-  step(6, 'done; stopping everything');
+  if (!process.stdin.isTTY) return;
+  say('\nPress Ctrl-C to stop the daemon and remove the demo folder.');
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve));
 }
 
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 demo()
   .then(cleanup)
   .catch(async (err: Error) => {

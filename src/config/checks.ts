@@ -108,7 +108,8 @@ export const VERSION_CHECK: Check<string> = {
 
 /** `NAME=value` for a SPIRE child's environment; one line, a POSIX variable name. */
 export const ENV_ASSIGNMENT_CHECK: Check<string> = {
-  test: (s) => /^[A-Za-z_][A-Za-z0-9_]*=[^\u0000-\u001f\u007f]*$/.test(s),
+  test: (s) =>
+    /^[A-Za-z_][A-Za-z0-9_]*=/.test(s) && ![...s].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f'),
   expected: 'a "NAME=value" environment assignment on one line',
 };
 

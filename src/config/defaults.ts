@@ -137,7 +137,10 @@ export function fillDefaults(file: FileConfig): Config {
       serverPath,
       version: file.spire?.version ?? DEFAULT_SPIRE_VERSION,
       childEnv: Object.fromEntries(
-        (file.spire?.child_env ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        (file.spire?.child_env ?? []).map((kv) => [
+          kv.slice(0, kv.indexOf('=')),
+          kv.slice(kv.indexOf('=') + 1),
+        ]),
       ),
     },
     // ServiceRadar's downstream entry: the upstream agent attests the nested server by its binary path.

@@ -8,10 +8,10 @@ import { inspectIdentity } from '../spire/identity.js';
 import { chooseJoinToken, type JoinTokenRef } from '../spire/render-common.js';
 import { mustParseSpireVersion } from '../spire/version.js';
 import type { ChildExit } from '../supervisor/child-types.js';
-import { TokenError } from '../token/errors.js';
-import { type AcquiredToken, acquireToken, type TokenSource } from '../token/sources.js';
+import type { TokenSource } from '../token/sources.js';
 import { createTokenStore } from '../token/store.js';
 import { type Children, createChildren } from './children.js';
+import { jitterDelay } from './jitter.js';
 import {
   CHILDREN,
   type Child,
@@ -24,10 +24,12 @@ import {
   type MachinePolicy,
   type MachineState,
   transition,
+  type WithoutAt,
 } from './machine.js';
 import type { Notifier } from './notify.js';
-import { registerEntries, registerUpstreamDownstreamEntry } from './register.js';
+import { registerEntries } from './register.js';
 import { type RenderedFiles, writeRendered } from './rendered.js';
+import { UpstreamToken } from './upstream-token.js';
 
 export const DEFAULT_POLICY: MachinePolicy = {
   maxTokensPerHour: 6,
@@ -47,8 +49,6 @@ export interface DaemonDeps {
   now?: () => number;
 }
 
-type DistributiveOmit<E, K extends PropertyKey> = E extends unknown ? Omit<E, K> : never;
-
 /** One bootstrap run: `start()`, then `stop()` on a signal; `stopped` settles when every child is gone. */
 export class Daemon {
   readonly #deps: DaemonDeps;
@@ -58,17 +58,14 @@ export class Daemon {
   readonly #bootAt: number;
   readonly #identity: Record<string, IdentityReport> = {};
   readonly #children: Children;
-  readonly #store;
+  readonly #token: UpstreamToken;
   readonly #files: RenderedFiles;
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #burned = new Set<string>();
   readonly #exitReasons: Partial<Record<Child, ExitReason>> = {};
   readonly #abort = new AbortController();
   #state: MachineState;
   #queue: MachineEvent[] = [];
   #draining = false;
-  /** The upstream agent's token while it is pending; only in memory and in its 0600 file. */
-  #token: AcquiredToken | undefined;
   #downstreamToken: string | undefined;
   #resolveStopped!: () => void;
   readonly stopped = new Promise<void>((resolve) => {
@@ -84,7 +81,11 @@ export class Daemon {
       { ...DEFAULT_POLICY, maxTokensPerHour: deps.config.token.maxPerHour },
       this.#now(),
     );
-    this.#store = createTokenStore({ path: deps.layout.upstreamJoinTokenFile });
+    this.#token = new UpstreamToken(
+      deps.sources,
+      createTokenStore({ path: deps.layout.upstreamJoinTokenFile }),
+      deps.logger,
+    );
     this.#files = { config: deps.config, layout: deps.layout, last: new Map() };
     this.#children = createChildren(deps.config, deps.layout, deps.logger, {
       onLine: (child, raw) => this.#onLine(child, raw),
@@ -140,7 +141,7 @@ export class Daemon {
     if (pending?.timer === 'token-retry') this.#dispatch({ type: 'timer-fired', timer: 'token-retry' });
   }
 
-  #dispatch(event: DistributiveOmit<MachineEvent, 'at'>): void {
+  #dispatch(event: WithoutAt<MachineEvent>): void {
     this.#queue.push({ ...event, at: this.#now() } as MachineEvent);
     if (this.#draining) return;
     this.#draining = true;
@@ -173,13 +174,13 @@ export class Daemon {
           return;
         }
         case 'acquire-token':
-          return await this.#acquire();
+          return this.#dispatch(await this.#token.acquire(this.#config, this.#abort.signal));
         case 'write-token':
-          await this.#store.write({ token: this.#token?.token ?? '', expiresAt: this.#token?.expiresAt });
+          await this.#token.write();
           return this.#dispatch({ type: 'token-written' });
         case 'discard-token':
         case 'consume-token':
-          return await this.#consume(effect);
+          return await this.#release(effect);
         case 'start-child':
           return await this.#startChild(effect.child);
         case 'register-entries': {
@@ -192,10 +193,13 @@ export class Daemon {
           log.info({ seconds: (this.#now() - this.#startedAt()) / 1000 }, 'ready');
           return await this.#deps.notifier.ready('ready');
         case 'schedule': {
-          const timer = setTimeout(() => {
-            this.#timers.delete(timer);
-            this.#dispatch(effect.event);
-          }, effect.afterMs);
+          const timer = setTimeout(
+            () => {
+              this.#timers.delete(timer);
+              this.#dispatch(effect.event);
+            },
+            jitterDelay(effect.event.timer, effect.afterMs, this.#token.retryAfterMs),
+          );
           this.#timers.add(timer);
           return;
         }
@@ -260,57 +264,12 @@ export class Daemon {
     this.#dispatch({ type: 'identity-inspected', status: found.status, reason: found.reason });
   }
 
-  async #acquire(): Promise<void> {
-    try {
-      const token = await acquireToken({
-        sources: this.#deps.sources,
-        burned: this.#burned,
-        signal: this.#abort.signal,
-        onSkip: (s) =>
-          this.#deps.logger.info(
-            { source: s.source, reason: s.reason, fingerprint: s.fingerprint },
-            'token source skipped',
-          ),
-      });
-      if (token.source === 'spire-server' && token.parentId) {
-        await registerUpstreamDownstreamEntry(this.#config, token.parentId);
-      }
-      this.#token = token;
-      this.#deps.logger.info({ source: token.source, fingerprint: token.fingerprint }, 'join token acquired');
-      this.#dispatch({
-        type: 'token-acquired',
-        source: token.source,
-        expiresAt: token.expiresAt?.getTime() ?? null,
-        fingerprint: token.fingerprint,
-      });
-    } catch (err) {
-      const e = err instanceof TokenError ? err : undefined;
-      this.#dispatch({
-        type: 'token-failed',
-        retryable: e?.retryable ?? true,
-        ...(e?.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
-        message: err instanceof Error ? err.message : String(err),
-      });
-    }
-  }
-
-  /** Consumed or discarded, a token is gone for good: its file is deleted and it is never offered again. */
-  async #consume(effect: Extract<Effect, { type: 'consume-token' | 'discard-token' }>): Promise<void> {
-    const token = this.#token;
-    this.#token = undefined;
-    if (token) this.#burned.add(token.fingerprint);
-    await this.#store.consume();
-    // An inline token (SPIRE < 1.13.3) must leave the rendered config too.
+  /** Consumed or discarded, the token leaves its file and, for SPIRE < 1.13.3, the rendered config too. */
+  async #release(effect: Extract<Effect, { type: 'consume-token' | 'discard-token' }>): Promise<void> {
+    const consumed = effect.type === 'consume-token';
+    await this.#token.release(consumed ? 'consumed' : 'discarded', consumed ? undefined : effect.reason);
     await writeRendered(this.#files, 'upstream-agent', { kind: 'none' });
-    if (effect.type === 'consume-token') {
-      this.#deps.logger.info({ fingerprint: token?.fingerprint }, 'join token consumed');
-      this.#dispatch({ type: 'token-consumed' });
-    } else {
-      this.#deps.logger.warn(
-        { fingerprint: token?.fingerprint, reason: effect.reason },
-        'join token discarded',
-      );
-    }
+    if (consumed) this.#dispatch({ type: 'token-consumed' });
   }
 
   /** How a child's config carries its pending join token, if it has one. */
@@ -318,7 +277,7 @@ export class Daemon {
     const layout = this.#deps.layout;
     const [token, file] =
       child === 'upstream-agent'
-        ? [this.#token?.token, layout.upstreamJoinTokenFile]
+        ? [this.#token.value, layout.upstreamJoinTokenFile]
         : child === 'downstream-agent'
           ? [this.#downstreamToken, layout.downstreamAgent.joinTokenFile]
           : [undefined, ''];
@@ -346,7 +305,7 @@ export class Daemon {
   }
 
   #onLine(child: Child, raw: string): void {
-    if (child !== 'upstream-agent' || !this.#token || this.#exitReasons[child]) return;
+    if (child !== 'upstream-agent' || !this.#token.value || this.#exitReasons[child]) return;
     // SPIRE 1.13 would retry a refused token for a minute; the first refusal is final, so stop the agent now.
     const reason = classifyAgentLine(raw);
     if (reason === 'other') return;

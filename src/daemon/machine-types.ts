@@ -106,7 +106,8 @@ export type MachineEvent =
   | { type: 'stopped'; at: number }
   | TimerEvent;
 
-type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
+/** An event as the runner produces it; the dispatcher stamps `at`. */
+export type WithoutAt<E> = E extends unknown ? Omit<E, 'at'> : never;
 
 export type Effect =
   | { type: 'inspect-identity' }

@@ -25,7 +25,11 @@ export interface Env {
   httpUrl: string;
 }
 
-export async function makeEnv(dir: string, overrides: (c: Record<string, unknown>) => void = () => {}, adminEnv = {}): Promise<Env> {
+export async function makeEnv(
+  dir: string,
+  overrides: (c: Record<string, unknown>) => void = () => {},
+  adminEnv = {},
+): Promise<Env> {
   mkdirSync(dir, { recursive: true });
   const server = await startServer(join(dir, 'cluster'), { env: { SIM_TIME_SCALE: '0.05' } });
   const admin = await startAdmin(
@@ -36,7 +40,13 @@ export async function makeEnv(dir: string, overrides: (c: Record<string, unknown
   );
   const passwordFile = join(dir, 'admin-password');
   writeFileSync(passwordFile, ADMIN_PASSWORD, { mode: 0o600 });
-  const [http, nested, h1, h2, h3] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [http, nested, h1, h2, h3] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const run = join(dir, 'run');
   const config: Record<string, unknown> = {
     trust_domain: server.trustDomain,
@@ -45,7 +55,12 @@ export async function makeEnv(dir: string, overrides: (c: Record<string, unknown
     log_level: 'debug',
     upstream: { server_address: '127.0.0.1', server_port: server.port, trust_bundle_path: server.bundlePath },
     upstream_agent: { socket_path: join(run, 'upstream', 'api.sock'), health_port: h1 },
-    nested_server: { bind_address: '127.0.0.1', bind_port: nested, socket_path: join(run, 'server', 'api.sock'), health_port: h2 },
+    nested_server: {
+      bind_address: '127.0.0.1',
+      bind_port: nested,
+      socket_path: join(run, 'server', 'api.sock'),
+      health_port: h2,
+    },
     downstream_agent: { socket_path: join(run, 'downstream', 'api.sock'), health_port: h3 },
     admin_api: { url: admin.url, allow_http: true, username: 'edge-bootstrap', password_file: passwordFile },
     token: { sources: ['file', 'admin-api'], file: join(run, 'upstream-join-token') },
@@ -55,10 +70,21 @@ export async function makeEnv(dir: string, overrides: (c: Record<string, unknown
       version: '1.13.3',
       child_env: FAST_SIM,
     },
-    downstream: { spiffe_id: `spiffe://${server.trustDomain}/ns/edge/poller-nested-spire`, selectors: [`unix:uid:${uid}`] },
+    downstream: {
+      spiffe_id: `spiffe://${server.trustDomain}/ns/edge/poller-nested-spire`,
+      selectors: [`unix:uid:${uid}`],
+    },
     workloads: [
-      { name: 'poller', spiffe_id: `spiffe://${server.trustDomain}/services/poller`, selectors: [`unix:uid:${uid}`] },
-      { name: 'agent', spiffe_id: `spiffe://${server.trustDomain}/services/agent`, selectors: [`unix:uid:${uid}`, 'unix:gid:4242'] },
+      {
+        name: 'poller',
+        spiffe_id: `spiffe://${server.trustDomain}/services/poller`,
+        selectors: [`unix:uid:${uid}`],
+      },
+      {
+        name: 'agent',
+        spiffe_id: `spiffe://${server.trustDomain}/services/agent`,
+        selectors: [`unix:uid:${uid}`, 'unix:gid:4242'],
+      },
     ],
     http: { listen: `127.0.0.1:${http}` },
   };
@@ -70,7 +96,12 @@ export async function makeEnv(dir: string, overrides: (c: Record<string, unknown
 
 /** Starts `poller-bootstrap run --config …` as its own process. */
 export function startDaemon(env: Env, extraEnv: NodeJS.ProcessEnv = {}): Proc {
-  return spawnProc('poller-bootstrap', process.execPath, [DAEMON, 'run', '--config', env.configPath], extraEnv);
+  return spawnProc(
+    'poller-bootstrap',
+    process.execPath,
+    [DAEMON, 'run', '--config', env.configPath],
+    extraEnv,
+  );
 }
 
 /** Waits until /readyz answers 200, failing early if the daemon exits. */

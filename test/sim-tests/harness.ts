@@ -14,6 +14,8 @@ export function sandbox(prefix: string) {
     dir: (name: string) => join(root, `${++n}-${name}`),
     async cleanup() {
       await stopAll();
+      // Grandchildren (a daemon's SPIRE children) name the sandbox in their arguments.
+      expect(processesMentioning(root)).toEqual([]);
       rmSync(root, { recursive: true, force: true });
       expect(livePids()).toEqual([]);
       expect(existsSync(root)).toBe(false);
@@ -48,6 +50,20 @@ export function listeningAddresses(pid: number): string[] {
             ? '::1'
             : `[${hexIp}]`;
       out.push(`${ip}:${Number.parseInt(hexPort ?? '0', 16)}`);
+    }
+  }
+  return out;
+}
+
+/** PIDs of live processes whose command line mentions `needle` (e.g. a sandbox folder): leftovers of a test. */
+export function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) out.push(Number(entry));
+    } catch {
+      // exited while reading
     }
   }
   return out;

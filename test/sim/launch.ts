@@ -38,19 +38,17 @@ export function spawnProc(name: string, cmd: string, args: string[], env: NodeJS
       for (const w of waiters) w();
     });
   }
+  let gone = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
       // Let the last output chunks land before anyone reads `lines`.
       setImmediate(() => {
-        for (const w of waiters) w();
+        gone = true;
+        for (const w of [...waiters]) w();
         resolve({ code, signal });
       });
     }),
   );
-  let gone = false;
-  void exited.then(() => {
-    gone = true;
-  });
   const proc: Proc = {
     name,
     child,
@@ -108,16 +106,27 @@ export function livePids(): number[] {
     .map((p) => p.child.pid as number);
 }
 
-/** A free TCP port on 127.0.0.1 (the kernel's choice, released before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const handedOut = new Set<number>();
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a process started later. Drawn below Linux's ephemeral range
+ * (32768–60999), so outgoing connections of parallel tests can never take it before the process binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port) || !(await canBind(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** Polls an HTTP endpoint every 50 ms until it answers `status` (readiness waits; never a fixed sleep). */

@@ -313,3 +313,22 @@ describe('collecting problems', () => {
     expect(message).toBe(`run_dir: expected an absolute path, got "${'x'.repeat(116)}...`);
   });
 });
+
+describe('spire.child_env', () => {
+  it('becomes the extra environment of the SPIRE children', () => {
+    const config = parseConfig(withBase({ spire: { child_env: ['GODEBUG=x509sha1=1', 'EMPTY='] } }));
+    expect(config.spire.childEnv).toEqual({ GODEBUG: 'x509sha1=1', EMPTY: '' });
+    expect(parseConfig(BASE).spire.childEnv).toEqual({});
+  });
+
+  const assignment = 'a "NAME=value" environment assignment on one line';
+  it.each([
+    ['NO_EQUALS', assignment],
+    ['1BAD=x', assignment],
+    ['MULTI=line\nEVIL=1', 'text without control characters, "${" or "%{"'],
+  ])('refuses %j', (entry, expected) => {
+    expect(issuesOf(withBase({ spire: { child_env: [entry] } }))).toEqual([
+      `spire.child_env[0]: expected ${expected}, got ${JSON.stringify(entry)}`,
+    ]);
+  });
+});
