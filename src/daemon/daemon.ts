@@ -3,9 +3,11 @@ import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { Identity } from '../observability/metrics-labels.js';
 import type { IdentityReport } from '../observability/status.js';
 import { inspectIdentity } from '../spire/identity.js';
 import { chooseJoinToken, type JoinTokenRef } from '../spire/render-common.js';
+import { peekServerIdentity } from '../spire/server-identity.js';
 import { mustParseSpireVersion } from '../spire/version.js';
 import type { ChildExit } from '../supervisor/child-types.js';
 import type { TokenSource } from '../token/sources.js';
@@ -27,6 +29,7 @@ import {
   type WithoutAt,
 } from './machine.js';
 import type { Notifier } from './notify.js';
+import { NO_OBSERVER, type Observer } from './observe.js';
 import { registerEntries } from './register.js';
 import { type RenderedFiles, writeRendered } from './rendered.js';
 import { UpstreamToken } from './upstream-token.js';
@@ -46,6 +49,7 @@ export interface DaemonDeps {
   logger: Logger;
   notifier: Notifier;
   sources: TokenSource[];
+  observer?: Observer;
   now?: () => number;
 }
 
@@ -57,6 +61,7 @@ export class Daemon {
   readonly #now: () => number;
   readonly #bootAt: number;
   readonly #identity: Record<string, IdentityReport> = {};
+  readonly #observer: Observer;
   readonly #children: Children;
   readonly #token: UpstreamToken;
   readonly #files: RenderedFiles;
@@ -81,10 +86,12 @@ export class Daemon {
       { ...DEFAULT_POLICY, maxTokensPerHour: deps.config.token.maxPerHour },
       this.#now(),
     );
+    this.#observer = deps.observer ?? NO_OBSERVER;
     this.#token = new UpstreamToken(
       deps.sources,
       createTokenStore({ path: deps.layout.upstreamJoinTokenFile }),
       deps.logger,
+      this.#observer,
     );
     this.#files = { config: deps.config, layout: deps.layout, last: new Map() };
     this.#children = createChildren(deps.config, deps.layout, deps.logger, {
@@ -150,6 +157,7 @@ export class Daemon {
         const before = this.#state;
         const { state, effects } = transition(before, next);
         this.#state = state;
+        this.#observer.transition(before, state, next);
         if (state.phase !== before.phase)
           this.#deps.logger.info({ phase: state.phase }, `phase ${state.phase}`);
         if (state.lastError && state.lastError !== before.lastError) {
@@ -186,6 +194,7 @@ export class Daemon {
         case 'register-entries': {
           const done = await registerEntries(this.#config, this.#deps.layout, this.#margin());
           this.#downstreamToken = done.downstreamToken;
+          this.#observer.entriesReconciled(done.counts);
           log.info({ entries: done.counts }, 'entries reconciled on the nested server');
           return this.#dispatch({ type: 'entries-registered' });
         }
@@ -244,10 +253,28 @@ export class Daemon {
     const found = await inspectIdentity(dataDir, keysDir, new Date(this.#now()), this.#margin()).catch(
       () => undefined,
     );
-    this.#identity[child] = {
-      spiffeId: found?.spiffeId ?? null,
-      expiresAt: found?.expiresAt?.getTime() ?? null,
-    };
+    this.#setIdentity(child, found?.spiffeId ?? null, found?.expiresAt?.getTime() ?? null);
+  }
+
+  #setIdentity(identity: Identity, spiffeId: string | null, expiresAt: number | null): void {
+    this.#identity[identity] = { spiffeId, expiresAt };
+    this.#observer.identityExpiry(identity, expiresAt);
+  }
+
+  /** The nested server's identity is the CA it serves agents with, signed through the upstream agent. */
+  async #readServerIdentity(): Promise<void> {
+    const { nestedServer } = this.#config;
+    const host = nestedServer.bindAddress === '0.0.0.0' ? '127.0.0.1' : nestedServer.bindAddress;
+    const found = await peekServerIdentity(host, nestedServer.bindPort).catch(() => undefined);
+    this.#setIdentity('nested-server', found?.spiffeId ?? null, found?.caExpiresAt.getTime() ?? null);
+  }
+
+  /** Re-reads every identity's expiry (SVIDs rotate); called periodically and after each child is ready. */
+  async refreshIdentities(): Promise<void> {
+    if (this.#children['upstream-agent'].state.status === 'ready') await this.#readIdentity('upstream-agent');
+    if (this.#children['nested-server'].state.status === 'ready') await this.#readServerIdentity();
+    if (this.#children['downstream-agent'].state.status === 'ready')
+      await this.#readIdentity('downstream-agent');
   }
 
   #margin(): number {
@@ -257,17 +284,15 @@ export class Daemon {
   async #inspect(): Promise<void> {
     const { dataDir, keysDir } = this.#deps.layout.upstreamAgent;
     const found = await inspectIdentity(dataDir, keysDir, new Date(this.#now()), this.#margin());
-    this.#identity['upstream-agent'] = {
-      spiffeId: found.spiffeId ?? null,
-      expiresAt: found.expiresAt?.getTime() ?? null,
-    };
+    this.#setIdentity('upstream-agent', found.spiffeId ?? null, found.expiresAt?.getTime() ?? null);
     this.#dispatch({ type: 'identity-inspected', status: found.status, reason: found.reason });
   }
 
   /** Consumed or discarded, the token leaves its file and, for SPIRE < 1.13.3, the rendered config too. */
   async #release(effect: Extract<Effect, { type: 'consume-token' | 'discard-token' }>): Promise<void> {
     const consumed = effect.type === 'consume-token';
-    await this.#token.release(consumed ? 'consumed' : 'discarded', consumed ? undefined : effect.reason);
+    const how = consumed ? 'consumed' : effect.reason === 'rejected' ? 'rejected' : 'discarded';
+    await this.#token.release(how, consumed ? undefined : effect.reason);
     await writeRendered(this.#files, 'upstream-agent', { kind: 'none' });
     if (consumed) this.#dispatch({ type: 'token-consumed' });
   }
@@ -300,7 +325,7 @@ export class Daemon {
       await createTokenStore({ path: layout.downstreamAgent.joinTokenFile }).consume();
       await writeRendered(this.#files, child, { kind: 'none' });
     }
-    if (child !== 'nested-server') await this.#readIdentity(child);
+    await (child === 'nested-server' ? this.#readServerIdentity() : this.#readIdentity(child));
     this.#dispatch({ type: 'child-ready', child });
   }
 

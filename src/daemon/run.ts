@@ -1,20 +1,26 @@
 // `poller-bootstrap run`: load config → prepare directories → token sources → daemon → HTTP → signals and
 // watches → wait for the stop. Returns the exit code.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { watch } from 'chokidar';
 import { packageVersion } from '../cli/version.js';
 import { type Layout, pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { createAuditLog } from '../observability/audit.js';
 import { startHttpServer } from '../observability/http.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics, metricsRoute } from '../observability/metrics.js';
 import { buildStatus, readiness } from '../observability/status.js';
 import { createTokenStore } from '../token/store.js';
 import { Daemon } from './daemon.js';
 import { CHILDREN } from './machine.js';
 import { createNotifier } from './notify.js';
+import { createObserver } from './observe.js';
 import { buildTokenSources } from './token-sources.js';
+
+const IDENTITY_REFRESH_MS = 60_000;
 
 /** Every directory the daemon or SPIRE writes, created private (0700) before anything starts. */
 async function prepareDirectories(layout: Layout): Promise<void> {
@@ -86,19 +92,23 @@ export async function runDaemon({ configPath }: { configPath: string }): Promise
   if (config.upstream.insecureBootstrap) {
     logger.warn('insecure_bootstrap: the upstream agent will not verify the SPIRE server on first contact');
   }
-  const tokens = await buildTokenSources(
-    config,
-    createTokenStore({ path: layout.upstreamJoinTokenFile }),
-    process.env,
-  );
+  const metrics = createMetrics({ version, spireVersion: config.spire.version });
+  metrics.tokenFilePresent(existsSync(layout.upstreamJoinTokenFile));
+  const audit = createAuditLog({ path: join(layout.stateDir, 'audit.jsonl'), logger });
+  const observer = createObserver(metrics, audit, config.trustDomain, Date.now());
+  const store = createTokenStore({ path: layout.upstreamJoinTokenFile });
+  const tokens = await buildTokenSources(config, store, process.env, observer);
   const notifier = createNotifier({ log: logger });
-  const daemon = new Daemon({ config, layout, logger, notifier, sources: tokens.sources });
+  const daemon = new Daemon({ config, layout, logger, notifier, sources: tokens.sources, observer });
   const http = await startHttpServer({
     host: config.http.host,
     port: config.http.port,
     getStatus: () => statusOf(daemon, version),
     isReady: () => readiness(daemon.state),
+    extraRoutes: { '/metrics': metricsRoute(metrics) },
   });
+  // SVIDs rotate at half-life; the expiry gauges must follow them or the expiry alert would fire falsely.
+  const refresh = setInterval(() => void daemon.refreshIdentities(), IDENTITY_REFRESH_MS);
 
   const reload = () => {
     loadConfig(configPath, { env: process.env })
@@ -124,6 +134,7 @@ export async function runDaemon({ configPath }: { configPath: string }): Promise
   daemon.start();
   await daemon.stopped;
 
+  clearInterval(refresh);
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', reload);

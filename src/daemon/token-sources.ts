@@ -1,9 +1,12 @@
 // Maps the daemon's config onto the token layer: which sources, in which order, with which options.
 import type { Config } from '../config/types.js';
+import { tokenResultOf } from '../observability/metrics-labels.js';
 import { type AdminAuth, createAdminClient } from '../token/admin-client.js';
+import { TokenError } from '../token/errors.js';
 import { spireServerSource } from '../token/source-spire-server.js';
 import { adminApiSource, credentialsSource, fileSource, type TokenSource } from '../token/sources.js';
 import type { TokenStore } from '../token/store.js';
+import { NO_OBSERVER, type Observer } from './observe.js';
 
 function adminAuth(c: NonNullable<Config['adminApi']>['credentials']): AdminAuth {
   if (!c) throw new Error('admin_api: no credentials configured');
@@ -14,11 +17,35 @@ function adminAuth(c: NonNullable<Config['adminApi']>['credentials']): AdminAuth
 
 const selectorText = (s: { type: string; value: string }) => `${s.type}:${s.value}`;
 
+/** Reports every answer of a source (or its failure) with how long it took, for the metrics. */
+function timed(source: TokenSource, observer: Observer): TokenSource {
+  return {
+    name: source.name,
+    async acquire(signal) {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      try {
+        const got = await source.acquire(signal);
+        observer.tokenAttempt(source.name, got ? 'success' : 'empty', seconds());
+        return got;
+      } catch (err) {
+        observer.tokenAttempt(
+          source.name,
+          err instanceof TokenError ? tokenResultOf(err) : 'failure',
+          seconds(),
+        );
+        throw err;
+      }
+    },
+  };
+}
+
 /** Builds the configured token sources in order; `close` releases the admin API client. */
 export async function buildTokenSources(
   config: Config,
   store: TokenStore,
   env: NodeJS.ProcessEnv,
+  observer: Observer = NO_OBSERVER,
 ): Promise<{ sources: TokenSource[]; close(): void }> {
   const sources: TokenSource[] = [];
   const closers: (() => void)[] = [];
@@ -66,7 +93,7 @@ export async function buildTokenSources(
     }
   }
   return {
-    sources,
+    sources: sources.map((s) => timed(s, observer)),
     close: () => {
       for (const c of closers) c();
     },

@@ -6,6 +6,7 @@ import { TokenError } from '../token/errors.js';
 import { type AcquiredToken, acquireToken, type TokenSource } from '../token/sources.js';
 import type { TokenStore } from '../token/store.js';
 import type { MachineEvent, WithoutAt } from './machine.js';
+import type { Observer } from './observe.js';
 import { registerUpstreamDownstreamEntry } from './register.js';
 
 type TokenEvent = WithoutAt<Extract<MachineEvent, { type: 'token-acquired' | 'token-failed' }>>;
@@ -18,10 +19,13 @@ export class UpstreamToken {
   #pending: AcquiredToken | undefined;
   #retryAfterMs: number | undefined;
 
-  constructor(sources: readonly TokenSource[], store: TokenStore, logger: Logger) {
+  readonly #observer: Observer;
+
+  constructor(sources: readonly TokenSource[], store: TokenStore, logger: Logger, observer: Observer) {
     this.#sources = sources;
     this.#store = store;
     this.#logger = logger;
+    this.#observer = observer;
   }
 
   /** The token handed to the agent and not yet consumed or discarded. */
@@ -53,6 +57,7 @@ export class UpstreamToken {
       this.#pending = token;
       this.#retryAfterMs = undefined;
       this.#logger.info({ source: token.source, fingerprint: token.fingerprint }, 'join token acquired');
+      this.#observer.tokenAcquired(token);
       return {
         type: 'token-acquired',
         source: token.source,
@@ -77,11 +82,17 @@ export class UpstreamToken {
     await this.#store.write({ token: this.#pending.token, expiresAt: this.#pending.expiresAt });
   }
 
-  /** Consumed or discarded, a token is gone for good: its file is deleted and it is never offered again. */
-  async release(how: 'consumed' | 'discarded', reason?: string): Promise<void> {
+  /**
+   * Consumed, refused by the server or discarded, a token is gone for good: its file is deleted and it is never
+   * offered again.
+   */
+  async release(how: 'consumed' | 'rejected' | 'discarded', reason?: string): Promise<void> {
     const token = this.#pending;
     this.#pending = undefined;
-    if (token) this.#burned.add(token.fingerprint);
+    if (token) {
+      this.#burned.add(token.fingerprint);
+      this.#observer.tokenReleased(token, how, reason);
+    }
     await this.#store.consume();
     const fields = { fingerprint: token?.fingerprint, source: token?.source, reason };
     if (how === 'consumed') this.#logger.info(fields, 'join token consumed');

@@ -1,0 +1,87 @@
+// What the daemon tells Prometheus and the audit trail: derived from machine transitions, token attempts and
+// entry registration, so the runner itself only reports facts.
+import type { AuditLog } from '../observability/audit.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Identity, ReconcileAction, TokenResult } from '../observability/metrics-labels.js';
+import type { TokenSourceName } from '../token/errors.js';
+import { CHILDREN, type MachineEvent, type MachineState } from './machine.js';
+
+export interface ReleasedToken {
+  source: string;
+  fingerprint: string;
+  expiresAt?: Date;
+}
+
+/** The hooks the daemon calls; each is cheap and never throws into the bootstrap. */
+export interface Observer {
+  transition(before: MachineState, after: MachineState, event: MachineEvent): void;
+  tokenAttempt(source: TokenSourceName, result: TokenResult, seconds: number): void;
+  tokenAcquired(token: ReleasedToken): void;
+  tokenReleased(token: ReleasedToken, how: 'consumed' | 'discarded' | 'rejected', reason?: string): void;
+  entriesReconciled(counts: Record<ReconcileAction, number>): void;
+  identityExpiry(identity: Identity, expiresAt: number | null): void;
+}
+
+/** An observer feeding `metrics` and `audit`; `bootAt` is when the daemon started (for bootstrap duration). */
+export function createObserver(
+  metrics: Metrics,
+  audit: AuditLog,
+  trustDomain: string,
+  bootAt: number,
+): Observer {
+  return {
+    transition(before, after, event) {
+      if (after.phase !== before.phase) metrics.setPhase(after.phase);
+      for (const child of CHILDREN) {
+        const was = before.children[child].status;
+        const now = after.children[child].status;
+        metrics.childUp(child, now === 'ready');
+        // A running child that exits is marked crashed and, in the same step, put to wait for its restart.
+        const running = was === 'starting' || was === 'ready';
+        if (running && (now === 'crashed' || now === 'waiting')) metrics.childRestart(child);
+      }
+      if (event.type === 'token-written') metrics.tokenFilePresent(true);
+      if (before.token !== null && after.token === null) metrics.tokenFilePresent(false);
+      // An attempt is one attestation with a fresh token: it ends with the agent ready or the token refused.
+      if (event.type === 'child-ready' && event.child === 'upstream-agent' && before.token !== null) {
+        metrics.bootstrapAttempt('success');
+      }
+      if (
+        event.type === 'child-exited' &&
+        event.child === 'upstream-agent' &&
+        event.reason !== 'other' &&
+        before.token
+      ) {
+        metrics.bootstrapAttempt('failure');
+      }
+      if (after.phase === 'ready' && before.phase !== 'ready') {
+        metrics.ready(event.at);
+        if (before.readyAt === null) metrics.bootstrapDuration((event.at - bootAt) / 1000);
+      }
+    },
+    tokenAttempt: (source, result, seconds) => metrics.tokenRequest(source, result, seconds),
+    tokenAcquired(token) {
+      void audit.record({ kind: 'token-acquired', ...token, trustDomain });
+    },
+    tokenReleased(token, how, reason) {
+      const kind =
+        how === 'consumed' ? 'token-consumed' : how === 'rejected' ? 'token-rejected' : 'token-discarded';
+      void audit.record({ kind, ...token, trustDomain, ...(reason ? { reason } : {}) });
+    },
+    entriesReconciled(counts) {
+      for (const [action, n] of Object.entries(counts))
+        metrics.entriesReconciled(action as ReconcileAction, n);
+    },
+    identityExpiry: (identity, expiresAt) => metrics.identityExpiry(identity, expiresAt),
+  };
+}
+
+/** An observer that records nothing (tests, or a daemon built without observability). */
+export const NO_OBSERVER: Observer = {
+  transition() {},
+  tokenAttempt() {},
+  tokenAcquired() {},
+  tokenReleased() {},
+  entriesReconciled() {},
+  identityExpiry() {},
+};

@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/observability/metrics.js';
+
+const dir = fileURLToPath(new URL('../../../packaging/prometheus/', import.meta.url));
+const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
+const INSTALL = 'apt-get install -y prometheus (Debian/Ubuntu: /usr/bin/promtool)';
+
+const promtool = (...args: string[]) => spawnSync(PROMTOOL, args, { cwd: dir, encoding: 'utf8' });
+const missing = promtool('--version').error !== undefined;
+
+/** Every series name /metrics can expose, histograms with their _bucket/_sum/_count series. */
+async function exposedNames(): Promise<Set<string>> {
+  const metrics = createMetrics({ version: '0.1.0', spireVersion: '1.13.3' });
+  const names = new Set<string>();
+  for (const m of await metrics.registry.getMetricsAsJSON()) {
+    names.add(m.name);
+    if (String(m.type) === 'histogram')
+      for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
+  }
+  return names;
+}
+
+describe('Prometheus alert rules', () => {
+  it('refers only to metrics the daemon exposes', async () => {
+    const rules = readFileSync(`${dir}alerts.yml`, 'utf8');
+    const used = [...new Set(rules.match(/\bpoller_bootstrap_[a-z0-9_]+/g) ?? [])];
+    expect(used.length).toBeGreaterThan(0);
+    const names = await exposedNames();
+    expect(used.filter((n) => !names.has(n))).toEqual([]);
+  });
+
+  // CI must run these: there a missing promtool fails the test instead of skipping it.
+  const skip = missing && !process.env.CI;
+  const suffix = skip ? ` (skipped: ${PROMTOOL} not found; install with ${INSTALL})` : '';
+
+  it.skipIf(skip)(`pass promtool check rules${suffix}`, () => {
+    expect(missing, `${PROMTOOL} not found; install with ${INSTALL}`).toBe(false);
+    const run = promtool('check', 'rules', 'alerts.yml');
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+  });
+
+  it.skipIf(skip)(`pass their promtool unit tests, each alert firing and not firing${suffix}`, () => {
+    expect(missing, `${PROMTOOL} not found; install with ${INSTALL}`).toBe(false);
+    const run = promtool('test', 'rules', 'alerts.test.yml');
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('SUCCESS');
+  });
+
+  it('has a unit test for every alert', () => {
+    const rules = readFileSync(`${dir}alerts.yml`, 'utf8');
+    const tests = readFileSync(`${dir}alerts.test.yml`, 'utf8');
+    const alerts = [...rules.matchAll(/^\s*- alert: (\S+)/gm)].map((m) => m[1]);
+    expect(alerts).toEqual([
+      'PollerBootstrapNotReady',
+      'PollerBootstrapTokenRequestsFailing',
+      'PollerBootstrapTokenUnauthorized',
+      'PollerBootstrapIdentityExpiringSoon',
+      'PollerBootstrapChildFlapping',
+    ]);
+    for (const alert of alerts) {
+      const evaluations = [...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, 'g'))];
+      const firing = evaluations.filter((m) => m[1]?.trim() === '');
+      const silent = evaluations.filter((m) => m[1]?.trim() === '[]');
+      expect([alert, firing.length > 0, silent.length > 0]).toEqual([alert, true, true]);
+    }
+  });
+});
