@@ -1,7 +1,9 @@
 // The daemon's status document (GET /status, `poller-bootstrap status`): a pure function of the machine state.
 
 import type { MachineState, Phase } from '../daemon/machine-types.js';
-import { fingerprint } from '../token/fingerprint.js';
+import { maskJoinTokenIds } from '../spire/join-token-id.js';
+
+export { maskJoinTokenIds };
 
 /** One supervised child as the supervisor reports it; times are epoch milliseconds. */
 export interface ChildReport {
@@ -43,18 +45,6 @@ export interface Status {
   readonly version: string;
 }
 
-// A join-token agent's SPIFFE ID ends in the token itself (DESIGN §1), so the segment after it is a secret.
-const JOIN_TOKEN_SEGMENT = /(\/spire\/agent\/join_token\/)([^/\s"'<>\\?#,;:)\]}]+)/g;
-const MASKED = /^[0-9a-f]{12}…$/;
-
-/** Replaces the token in every `…/spire/agent/join_token/<token>` with its fingerprint (`<12 hex>…`). */
-export function maskJoinTokenIds(text: string): string {
-  return text.replace(JOIN_TOKEN_SEGMENT, (whole, prefix: string, token: string) =>
-    MASKED.test(token) ? whole : `${prefix}${fingerprint(token)}…`,
-  );
-}
-
-/** Only 'ready' is ready: 'degraded' means a child is restarting, which the poller may notice. */
 export function isReadyPhase(phase: Phase): boolean {
   return phase === 'ready';
 }

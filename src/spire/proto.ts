@@ -70,17 +70,18 @@ export function callUnary<Res>(
   client: grpc.Client,
   method: string,
   request: object,
-  options: { metadata?: grpc.Metadata; deadline?: Date } = {},
+  options: { metadata?: grpc.Metadata; deadline?: Date; signal?: AbortSignal } = {},
 ): Promise<Res> {
   const fn = (client as unknown as Record<string, unknown>)[method];
   if (typeof fn !== 'function') throw new Error(`no method ${method} on this client`);
   return new Promise((resolve, reject) => {
-    fn.call(
+    const call = fn.call(
       client,
       request,
       options.metadata ?? new grpc.Metadata(),
       { deadline: options.deadline },
       (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)),
-    );
+    ) as grpc.ClientUnaryCall;
+    options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
   });
 }

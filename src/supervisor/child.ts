@@ -6,9 +6,10 @@ import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Logger } from '../observability/logger.js';
+import { maskJoinTokenIds } from '../spire/join-token-id.js';
 import type { ChildExit, ChildOptions, ChildState, ChildStatus } from './child-types.js';
 import { ChildError, describeExit } from './errors.js';
-import { maskJoinTokenIds, parseLogrusLine } from './logrus.js';
+import { parseLogrusLine } from './logrus.js';
 import { type ReadinessProbe, toProbe } from './readiness.js';
 
 export type { ChildExit, ChildOptions, ChildState, ChildStatus };

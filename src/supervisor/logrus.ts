@@ -130,12 +130,3 @@ function unquoteGo(quoted: string): string | undefined {
   flushBytes();
   return out;
 }
-
-// A join-token agent's SPIFFE ID ends in the token itself (`…/spire/agent/join_token/<token>`), and SPIRE logs
-// that ID after attestation; the token is spent by then, but secrets never reach our logs.
-const JOIN_TOKEN_ID = /(\/spire\/agent\/join_token\/)[^\s"\\/]+/g;
-
-/** Masks the token inside join-token agent SPIFFE IDs in a raw child line. */
-export function maskJoinTokenIds(line: string): string {
-  return line.replace(JOIN_TOKEN_ID, '$1[REDACTED]');
-}

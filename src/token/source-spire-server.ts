@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { services } from '../spire/proto.js';
+import { callUnary, services } from '../spire/proto.js';
 import { type RetryClass, TokenError, type TokenErrorCode } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import type { AcquiredToken, TokenSource } from './sources.js';
@@ -23,13 +23,6 @@ interface JoinTokenReply {
   value: string;
   expires_at: number;
 }
-
-// grpc-js types methods of loaded services loosely (possibly undefined); this is the one we call.
-type UnaryMethod = (
-  req: object,
-  opts: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, reply: JoinTokenReply) => void,
-) => grpc.ClientUnaryCall;
 
 const { status } = grpc;
 const CLASSES: Partial<Record<number, [TokenErrorCode, RetryClass]>> = {
@@ -69,15 +62,9 @@ async function call(
 ): Promise<JoinTokenReply> {
   const client = new services.agent(target, grpc.credentials.createInsecure());
   try {
-    return await new Promise<JoinTokenReply>((resolve, reject) => {
-      const createJoinToken = client.CreateJoinToken as UnaryMethod;
-      const pending = createJoinToken.call(
-        client,
-        request,
-        { deadline: Date.now() + timeoutMs },
-        (err: grpc.ServiceError | null, reply: JoinTokenReply) => (err ? reject(err) : resolve(reply)),
-      );
-      signal?.addEventListener('abort', () => pending.cancel(), { once: true });
+    return await callUnary<JoinTokenReply>(client, 'CreateJoinToken', request, {
+      deadline: new Date(Date.now() + timeoutMs),
+      signal,
     });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;

@@ -116,13 +116,18 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
+// Each vitest worker draws from its own slice, so two test files can never be handed the same port.
+const SLICE = 3_000;
+const sliceBase = 20_000 + (Number(process.env.VITEST_POOL_ID ?? '0') % 4) * SLICE;
+
 /**
  * A free TCP port on 127.0.0.1 for a process started later. Drawn below Linux's ephemeral range
- * (32768–60999), so outgoing connections of parallel tests can never take it before the process binds it.
+ * (32768–60999), so outgoing connections can never take it before the process binds it, and from this
+ * worker's own slice of 20000–31999.
  */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = sliceBase + Math.floor(Math.random() * SLICE);
     if (handedOut.has(port) || !(await canBind(port))) continue;
     handedOut.add(port);
     return port;

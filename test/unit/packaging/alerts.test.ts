@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/observability/metrics.js';
+import { exposedNames } from './exposed-names.js';
 
 const dir = fileURLToPath(new URL('../../../packaging/prometheus/', import.meta.url));
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
@@ -10,18 +10,6 @@ const INSTALL = 'apt-get install -y prometheus (Debian/Ubuntu: /usr/bin/promtool
 
 const promtool = (...args: string[]) => spawnSync(PROMTOOL, args, { cwd: dir, encoding: 'utf8' });
 const missing = promtool('--version').error !== undefined;
-
-/** Every series name /metrics can expose, histograms with their _bucket/_sum/_count series. */
-async function exposedNames(): Promise<Set<string>> {
-  const metrics = createMetrics({ version: '0.1.0', spireVersion: '1.13.3' });
-  const names = new Set<string>();
-  for (const m of await metrics.registry.getMetricsAsJSON()) {
-    names.add(m.name);
-    if (String(m.type) === 'histogram')
-      for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
-  }
-  return names;
-}
 
 describe('Prometheus alert rules', () => {
   it('refers only to metrics the daemon exposes', async () => {

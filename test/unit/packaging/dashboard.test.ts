@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../../src/observability/metrics.js';
+import { exposedNames } from './exposed-names.js';
 
 interface Target {
   expr?: string;
@@ -39,18 +39,6 @@ const exprs = queryPanels.flatMap((p) =>
 const variableQueries = dashboard.templating.list
   .filter((v) => v.type === 'query')
   .map((v) => (typeof v.query === 'string' ? v.query : (v.query?.query ?? '')));
-
-/** Every series name /metrics can expose, histograms with their _bucket/_sum/_count series. */
-async function exposedNames(): Promise<Set<string>> {
-  const metrics = createMetrics({ version: '0.1.0', spireVersion: '1.13.3' });
-  const names = new Set<string>();
-  for (const m of await metrics.registry.getMetricsAsJSON()) {
-    names.add(m.name);
-    if (String(m.type) === 'histogram')
-      for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
-  }
-  return names;
-}
 
 describe('Grafana dashboard', () => {
   it('is identified as poller-bootstrap', () => {

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Child, type ChildOptions } from '../../../src/supervisor/child.js';
 import { ChildError } from '../../../src/supervisor/errors.js';
 import type { ParsedLine } from '../../../src/supervisor/logrus.js';
+import { fingerprint } from '../../../src/token/fingerprint.js';
 import { captureLogger } from '../../fixtures/capture-logger.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url));
@@ -80,7 +81,8 @@ describe('Child', () => {
     expect(fromChild).toContainEqual(
       expect.objectContaining({
         msg: 'Node attestation was successful',
-        spiffe_id: 'spiffe://example.org/spire/agent/join_token/[REDACTED]',
+        // The spent token shows as its fingerprint, as in /status and the audit trail.
+        spiffe_id: `spiffe://example.org/spire/agent/join_token/${fingerprint('fixture-join-token')}…`,
       }),
     );
     expect(fromChild).toContainEqual(expect.objectContaining({ msg: 'Stopping agent' }));

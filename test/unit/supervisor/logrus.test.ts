@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskJoinTokenIds, type ParsedLine, parseLogrusLine } from '../../../src/supervisor/logrus.js';
+import { type ParsedLine, parseLogrusLine } from '../../../src/supervisor/logrus.js';
 
 const T = 'time="2025-11-27T21:00:00Z"';
 
@@ -62,21 +62,5 @@ describe('parseLogrusLine', () => {
   ];
   it.each(cases)('%s', (_name, line, expected) => {
     expect(parseLogrusLine(line)).toEqual(expected);
-  });
-});
-
-describe('maskJoinTokenIds', () => {
-  it.each([
-    [
-      'spiffe_id="spiffe://example.org/spire/agent/join_token/5f1c-aa"',
-      'spiffe_id="spiffe://example.org/spire/agent/join_token/[REDACTED]"',
-    ],
-    [
-      'id=spiffe://example.org/spire/agent/join_token/abc other=1',
-      'id=spiffe://example.org/spire/agent/join_token/[REDACTED] other=1',
-    ],
-    ['spiffe://example.org/spire/agent/x509pop/abc', 'spiffe://example.org/spire/agent/x509pop/abc'],
-  ])('%s', (line, expected) => {
-    expect(maskJoinTokenIds(line)).toBe(expected);
   });
 });

@@ -1,0 +1,14 @@
+// A join-token agent's SPIFFE ID ends in the token itself (`…/spire/agent/join_token/<token>`, DESIGN §1), and
+// SPIRE logs and serves that ID; wherever the daemon shows one, the token becomes its fingerprint, so logs,
+// /status and the audit trail name the same token the same way without ever holding it.
+import { fingerprint } from '../token/fingerprint.js';
+
+const JOIN_TOKEN_SEGMENT = /(\/spire\/agent\/join_token\/)([^/\s"'<>\\?#,;:)\]}]+)/g;
+const MASKED = /^[0-9a-f]{12}…$/;
+
+/** Replaces the token in every `…/spire/agent/join_token/<token>` with its fingerprint (`<12 hex>…`). */
+export function maskJoinTokenIds(text: string): string {
+  return text.replace(JOIN_TOKEN_SEGMENT, (whole, prefix: string, token: string) =>
+    MASKED.test(token) ? whole : `${prefix}${fingerprint(token)}…`,
+  );
+}
