@@ -1,5 +1,4 @@
 // The effect runner: feeds events to the pure state machine and carries out the effects it asks for.
-import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
@@ -30,7 +29,7 @@ import {
 } from './machine.js';
 import type { Notifier } from './notify.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
-import { registerEntries } from './register.js';
+import { downstreamTokenIfNeeded, registerEntries, setAsideIdentity } from './register.js';
 import { type RenderedFiles, writeRendered } from './rendered.js';
 import { UpstreamToken } from './upstream-token.js';
 
@@ -72,6 +71,7 @@ export class Daemon {
   #queue: MachineEvent[] = [];
   #draining = false;
   #downstreamToken: string | undefined;
+  #tokenOps: Promise<unknown> = Promise.resolve();
   #resolveStopped!: () => void;
   readonly stopped = new Promise<void>((resolve) => {
     this.#resolveStopped = resolve;
@@ -142,10 +142,17 @@ export class Daemon {
     this.#dispatch({ type: 'stop-requested' });
   }
 
-  /** Fires a pending retry now (a token file arrived, the trust bundle changed); a no-op otherwise. */
+  /** Fires a pending token retry now (a token file arrived, the trust bundle changed); a no-op otherwise. */
   poke(): void {
-    const pending = this.#state.pending;
-    if (pending?.timer === 'token-retry') this.#dispatch({ type: 'timer-fired', timer: 'token-retry' });
+    if (this.#state.pending?.timer !== 'token-retry') return;
+    // The machine waits on one timer at a time; the armed one would otherwise cut a later backoff short.
+    this.#clearTimers();
+    this.#dispatch({ type: 'timer-fired', timer: 'token-retry' });
+  }
+
+  #clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
   }
 
   #dispatch(event: WithoutAt<MachineEvent>): void {
@@ -176,24 +183,30 @@ export class Daemon {
       switch (effect.type) {
         case 'inspect-identity':
           return await this.#inspect();
-        case 'set-aside-identity': {
-          const file = this.#deps.layout.upstreamAgent.agentDataFile;
-          await rename(file, `${file}.corrupt-${this.#now()}`).catch(() => undefined);
+        case 'set-aside-identity':
+          await setAsideIdentity(this.#deps.layout.upstreamAgent, this.#now());
+          log.warn(
+            { reason: effect.reason },
+            'the upstream agent identity was corrupt and has been moved aside',
+          );
           return;
-        }
+        // Token effects run one after another: a discard must be done before the next token is written.
         case 'acquire-token':
-          return this.#dispatch(await this.#token.acquire(this.#config, this.#abort.signal));
+          return await this.#serially(async () =>
+            this.#dispatch(await this.#token.acquire(this.#config, this.#abort.signal)),
+          );
         case 'write-token':
-          await this.#token.write();
-          return this.#dispatch({ type: 'token-written' });
+          return await this.#serially(async () => {
+            await this.#token.write();
+            this.#dispatch({ type: 'token-written' });
+          });
         case 'discard-token':
         case 'consume-token':
-          return await this.#release(effect);
+          return await this.#serially(() => this.#release(effect));
         case 'start-child':
           return await this.#startChild(effect.child);
         case 'register-entries': {
-          const done = await registerEntries(this.#config, this.#deps.layout, this.#margin());
-          this.#downstreamToken = done.downstreamToken;
+          const done = await registerEntries(this.#config, this.#deps.layout);
           this.#observer.entriesReconciled(done.counts);
           log.info({ entries: done.counts }, 'entries reconciled on the nested server');
           return this.#dispatch({ type: 'entries-registered' });
@@ -213,9 +226,7 @@ export class Daemon {
           return;
         }
         case 'cancel-timers':
-          for (const t of this.#timers) clearTimeout(t);
-          this.#timers.clear();
-          return;
+          return this.#clearTimers();
         case 'stop-children':
           await this.#deps.notifier.stopping('stopping');
           for (const child of effect.children)
@@ -288,12 +299,21 @@ export class Daemon {
     this.#dispatch({ type: 'identity-inspected', status: found.status, reason: found.reason });
   }
 
+  #serially<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#tokenOps.then(op);
+    this.#tokenOps = run.catch(() => undefined);
+    return run;
+  }
+
   /** Consumed or discarded, the token leaves its file and, for SPIRE < 1.13.3, the rendered config too. */
   async #release(effect: Extract<Effect, { type: 'consume-token' | 'discard-token' }>): Promise<void> {
     const consumed = effect.type === 'consume-token';
     const how = consumed ? 'consumed' : effect.reason === 'rejected' ? 'rejected' : 'discarded';
-    await this.#token.release(how, consumed ? undefined : effect.reason);
-    await writeRendered(this.#files, 'upstream-agent', { kind: 'none' });
+    try {
+      await this.#token.release(how, consumed ? undefined : effect.reason);
+    } finally {
+      await writeRendered(this.#files, 'upstream-agent', { kind: 'none' });
+    }
     if (consumed) this.#dispatch({ type: 'token-consumed' });
   }
 
@@ -310,9 +330,15 @@ export class Daemon {
     return chooseJoinToken(mustParseSpireVersion(this.#config.spire.version), file, token);
   }
 
+  /** Errors before the spawn are reported as the child's exit (the machine retries); after it, only logged. */
   async #startChild(child: Child): Promise<void> {
     const layout = this.#deps.layout;
+    if (child === 'downstream-agent' && !this.#downstreamToken) {
+      this.#downstreamToken = await downstreamTokenIfNeeded(this.#config, layout, this.#margin());
+    }
     await writeRendered(this.#files, child, this.#refFor(child));
+    // A stop that came in meanwhile has already stopped everything running: never spawn after it.
+    if (this.#abort.signal.aborted) return;
     const handle = this.#children[child];
     handle.start();
     try {
@@ -320,13 +346,18 @@ export class Daemon {
     } catch {
       return; // the exit is reported through onExit
     }
-    if (child === 'downstream-agent' && this.#downstreamToken) {
-      this.#downstreamToken = undefined;
-      await createTokenStore({ path: layout.downstreamAgent.joinTokenFile }).consume();
-      await writeRendered(this.#files, child, { kind: 'none' });
+    try {
+      if (child === 'downstream-agent' && this.#downstreamToken) {
+        this.#downstreamToken = undefined;
+        await createTokenStore({ path: layout.downstreamAgent.joinTokenFile }).consume();
+        await writeRendered(this.#files, child, { kind: 'none' });
+      }
+      await (child === 'nested-server' ? this.#readServerIdentity() : this.#readIdentity(child));
+    } catch (err) {
+      this.#deps.logger.warn({ child, err: (err as Error).message }, 'after-start housekeeping failed');
     }
-    await (child === 'nested-server' ? this.#readServerIdentity() : this.#readIdentity(child));
-    this.#dispatch({ type: 'child-ready', child });
+    // It may have exited while the identity was read; that exit is already reported.
+    if (handle.state.status === 'ready') this.#dispatch({ type: 'child-ready', child });
   }
 
   #onLine(child: Child, raw: string): void {

@@ -121,8 +121,10 @@ function onTokenFailed(state: MachineState, event: EventOf<'token-failed'>): Tra
   const failures = state.tokenFailures + 1;
   const { tokenRetry } = state.policy;
   // A non-retryable failure (refused credentials, bad request) waits the longest: it needs a human or a new file.
-  const delay =
-    event.retryAfterMs ?? (event.retryable ? backoffDelay(tokenRetry, failures) : tokenRetry.maxMs);
+  const backoff = event.retryable ? backoffDelay(tokenRetry, failures) : tokenRetry.maxMs;
+  // A server's Retry-After is a floor, never a reason to call again at once (0, a past date) or to wait beyond
+  // the cap (a huge value would also overflow the timer).
+  const delay = Math.min(tokenRetry.maxMs, Math.max(backoff, event.retryAfterMs ?? 0));
   const failed = withError({ ...state, step: null, tokenFailures: failures }, event.message, event.at);
   return wait(failed, { timer: 'token-retry', dueAt: event.at + delay }, event.at);
 }

@@ -1,5 +1,5 @@
-// The register-entries step: through the nested server's admin socket, prepare the downstream agent (bundle and,
-// when it has no identity yet, a join token) and reconcile the workload entries this daemon owns.
+// Through the nested server's admin socket: the downstream agent's bundle and (when it has no identity) join
+// token, and the workload entries this daemon owns.
 import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
@@ -19,17 +19,49 @@ const pem = (der: Buffer) =>
   `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 export interface Registered {
-  /** A token minted for the downstream agent (memory only; also written 0600 to its token file). */
-  downstreamToken: string | undefined;
   counts: { created: number; updated: number; deleted: number; unchanged: number };
 }
 
-/** Runs the step; throws with a message naming what failed. */
-export async function registerEntries(
+/** Moves a corrupt agent identity (its storage and its keys) aside, where an operator can still look at it. */
+export async function setAsideIdentity(
+  agent: { agentDataFile: string; keysFile: string },
+  at: number,
+): Promise<void> {
+  for (const file of [agent.agentDataFile, agent.keysFile]) {
+    await rename(file, `${file}.corrupt-${at}`).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw new Error(`cannot move aside ${file} (${err.code})`);
+    });
+  }
+}
+
+/**
+ * Before each start of the downstream agent: when it holds no valid identity, mints it a join token (with the
+ * workload entries' alias as agent ID) through the nested server and writes it 0600. Returns the token, if any.
+ */
+export async function downstreamTokenIfNeeded(
   config: Config,
   layout: Layout,
   marginSeconds: number,
-): Promise<Registered> {
+): Promise<string | undefined> {
+  const dl = layout.downstreamAgent;
+  const identity = await inspectIdentity(dl.dataDir, dl.keysDir, new Date(), marginSeconds);
+  if (identity.status === 'valid') return undefined;
+  if (identity.status === 'corrupt') await setAsideIdentity(dl, Date.now());
+  const client = serverClient(layout.nestedServer.socketPath);
+  try {
+    const minted = await client.createJoinToken(DOWNSTREAM_TOKEN_TTL_SECONDS, downstreamAgentAlias(config));
+    await createTokenStore({ path: dl.joinTokenFile }).write({
+      token: minted.value,
+      expiresAt: new Date(minted.expiresAt),
+    });
+    return minted.value;
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs the step: the downstream agent's bundle, then the owned workload entries; throws naming what failed. */
+export async function registerEntries(config: Config, layout: Layout): Promise<Registered> {
   const client = serverClient(layout.nestedServer.socketPath);
   try {
     const roots = await client.x509Roots();
@@ -37,20 +69,6 @@ export async function registerEntries(
     await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map(pem).join(''));
 
     const alias = downstreamAgentAlias(config);
-    const dl = layout.downstreamAgent;
-    const identity = await inspectIdentity(dl.dataDir, dl.keysDir, new Date(), marginSeconds);
-    let downstreamToken: string | undefined;
-    if (identity.status !== 'valid') {
-      if (identity.status === 'corrupt')
-        await rename(dl.agentDataFile, `${dl.agentDataFile}.corrupt-${Date.now()}`);
-      const minted = await client.createJoinToken(DOWNSTREAM_TOKEN_TTL_SECONDS, alias);
-      await createTokenStore({ path: dl.joinTokenFile }).write({
-        token: minted.value,
-        expiresAt: new Date(minted.expiresAt),
-      });
-      downstreamToken = minted.value;
-    }
-
     const wanted: ManagedEntry[] = config.workloads.map((w) => ({
       spiffeId: w.spiffeId,
       parentId: alias,
@@ -63,7 +81,6 @@ export async function registerEntries(
     await client.apply(plan);
     const changed = plan.create.length + plan.update.length;
     return {
-      downstreamToken,
       counts: {
         created: plan.create.length,
         updated: plan.update.length,

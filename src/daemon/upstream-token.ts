@@ -52,7 +52,11 @@ export class UpstreamToken {
           ),
       });
       if (token.source === 'spire-server' && token.parentId) {
-        await registerUpstreamDownstreamEntry(config, token.parentId);
+        // Without its downstream entry the token is useless; it is minted, so it must never be offered again.
+        await registerUpstreamDownstreamEntry(config, token.parentId).catch((err: unknown) => {
+          this.#burned.add(token.fingerprint);
+          throw err;
+        });
       }
       this.#pending = token;
       this.#retryAfterMs = undefined;
@@ -69,7 +73,8 @@ export class UpstreamToken {
       this.#retryAfterMs = e?.retryAfterMs;
       return {
         type: 'token-failed',
-        retryable: e?.retryable ?? true,
+        // 'slow' failures (refused credentials, a bad request) need a person: wait the longest, not 1 s, 2 s, …
+        retryable: e ? e.retry === 'backoff' : true,
         ...(e?.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
         message: err instanceof Error ? err.message : String(err),
       };

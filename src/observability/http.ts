@@ -102,9 +102,17 @@ async function respond(
   req: IncomingMessage,
   res: ServerResponse,
 ) {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  let path: string;
+  try {
+    path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    // A request target no URL parser accepts (e.g. `//[`) must not take the daemon down.
+    path = '';
+  }
   let answer: RouteResponse;
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
+  if (path === '') {
+    answer = text(400, 'bad request');
+  } else if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     answer = text(405, 'method not allowed');
   } else {
@@ -159,7 +167,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
   const table = routeTable(options, host, port);
   const server = createServer((req, res) => {
-    void respond(table, options.onError, req, res);
+    respond(table, options.onError, req, res).catch((error: unknown) => {
+      options.onError?.(error, req.url ?? '');
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
   });
   const bound = await listen(server, host, port);
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchX509SvidsOnce } from '../sim/common/workload-client.js';
@@ -116,6 +116,21 @@ describe('poller-bootstrap run against the simulator', () => {
     daemon.child.kill('SIGTERM');
     expect((await daemon.exited).code).toBe(0);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`), `child ${pid} still running`).toBe(false);
+  });
+
+  it('gives a downstream agent that lost its identity a new token from the nested server', async () => {
+    const env = await makeEnv(box.dir('downstream-lost'));
+    const daemon = startDaemon(env);
+    await waitReady(env, daemon);
+    const downstream = (await status(env)).children.find((c) => c.name === 'downstream-agent');
+    rmSync(join(stateDir(env), 'downstream-agent', 'data', 'agent-data.json'));
+    process.kill(downstream?.pid as number, 'SIGKILL');
+    let s = await status(env);
+    while (!(s.phase === 'ready' && s.children[2]?.restarts === 1)) s = await status(env);
+    // The upstream token was never needed again: the new token came from the nested server.
+    expect((await adminStats(env)).join_tokens_requested).toBe(1);
+    expect(existsSync(join(env.config.run_dir as string, 'downstream-join-token'))).toBe(false);
+    await daemon.stop();
   });
 
   it('rides out an admin API answering 503 three times', async () => {

@@ -126,6 +126,25 @@ describe('transition: phase × event', () => {
     [
       'acquire-token',
       acquiring,
+      { type: 'token-failed', retryable: true, retryAfterMs: 0, message: 'admin API: 503, Retry-After: 0' },
+      'backoff',
+      [{ type: 'schedule', afterMs: 1_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
+    ],
+    [
+      'acquire-token',
+      acquiring,
+      {
+        type: 'token-failed',
+        retryable: true,
+        retryAfterMs: 40 * 86_400_000,
+        message: 'admin API: 429, 40 days',
+      },
+      'backoff',
+      [{ type: 'schedule', afterMs: 60_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
+    ],
+    [
+      'acquire-token',
+      acquiring,
       { type: 'token-failed', retryable: false, message: 'admin API refused the API key: 401' },
       'backoff',
       [{ type: 'schedule', afterMs: 60_000, event: { type: 'timer-fired', timer: 'token-retry' } }],

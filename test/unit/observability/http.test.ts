@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MachineState } from '../../../src/daemon/machine-types.js';
 import {
@@ -242,5 +243,28 @@ describe('startHttpServer', () => {
     ['example.com', false],
   ])('isLoopbackHost(%s) is %s', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected);
+  });
+});
+
+describe('a malformed request target', () => {
+  it('is answered 400 and the server keeps serving', async () => {
+    const { startHttpServer: start } = await import('../../../src/observability/http.js');
+    const server = await start({ host: '127.0.0.1', port: 0, getStatus: () => ({}), isReady: () => true });
+    const { port } = new URL(server.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET //[ HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      let data = '';
+      socket.on('data', (d) => {
+        data += d.toString();
+        socket.end();
+      });
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    await server.close();
   });
 });
