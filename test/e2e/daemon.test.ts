@@ -3,9 +3,18 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchX509SvidsOnce } from '../sim/common/workload-client.js';
-import { mintToken, startAgent } from '../sim/topology.js';
+import { createEntries, mintToken, startAgent } from '../sim/topology.js';
 import { sandbox } from '../sim-tests/harness.js';
-import { ADMIN_PASSWORD, adminStats, DAEMON, type Env, makeEnv, startDaemon, waitReady } from './harness.js';
+import {
+  ADMIN_PASSWORD,
+  adminStats,
+  DAEMON,
+  type Env,
+  makeEnv,
+  startDaemon,
+  uid,
+  waitReady,
+} from './harness.js';
 import { expectNoSecrets, usedToken } from './secrets.js';
 
 const box = sandbox('e2e-daemon');
@@ -130,6 +139,32 @@ describe('poller-bootstrap run against the simulator', () => {
     // The upstream token was never needed again: the new token came from the nested server.
     expect((await adminStats(env)).join_tokens_requested).toBe(1);
     expect(existsSync(join(env.config.run_dir as string, 'downstream-join-token'))).toBe(false);
+    await daemon.stop();
+  });
+
+  it('uses a token file dropped in while it waits, at once', async () => {
+    const env = await makeEnv(box.dir('drop-in'), (c) => {
+      (c.token as { sources: string[] }).sources = ['file'];
+    });
+    const daemon = startDaemon(env);
+    let s = await status(env).catch(() => ({ phase: '' }));
+    while (s.phase !== 'backoff') s = await status(env).catch(() => ({ phase: '' }));
+    // With no source yielding, the next try is minutes away: only the file watch can make this quick.
+    const token = await mintToken(env.server);
+    const parentId = `spiffe://${env.server.trustDomain}/spire/agent/join_token/${token.value}`;
+    await createEntries(env.server, [
+      {
+        spiffeId: 'spiffe://example.org/ns/edge/poller-nested-spire',
+        parentId,
+        selectors: [`unix:uid:${uid}`],
+        downstream: true,
+      },
+    ]);
+    dropToken(env, token.value);
+    await waitReady(env, daemon, 30_000);
+    expect(daemon.lines.some((l) => l.includes('a join token file arrived'))).toBe(true);
+    expect(existsSync(tokenFile(env))).toBe(false);
+    await expectNoSecrets(daemon, env.httpUrl, [token.value, ADMIN_PASSWORD]);
     await daemon.stop();
   });
 
