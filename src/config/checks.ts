@@ -1,11 +1,10 @@
 // Value rules for configuration strings: trust domains, SPIFFE IDs, selectors, hosts, paths, URLs.
 
+import { parseSpiffeId as parseSpiffeIdParts } from '../spire/spiffe-id.js';
 import { parseSpireVersion } from '../spire/version.js';
 import type { Check } from './decode.js';
 
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
-// SPIFFE ID path segments: letters, digits, ".", "-", "_"; no empty, "." or ".." segments (SPIFFE-ID spec §2.2).
-const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
 const HOST_NAME =
   /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 const IPV6 = /^[0-9A-Fa-f:.]+$/;
@@ -18,13 +17,8 @@ export interface SpiffeId {
 
 /** Splits `spiffe://<trust domain>/<path>`; null unless it is a valid workload SPIFFE ID (non-empty path). */
 export function parseSpiffeId(text: string): SpiffeId | null {
-  const match = /^spiffe:\/\/([^/]+)(\/.*)$/.exec(text);
-  if (!match) return null;
-  const [, trustDomain = '', path = ''] = match;
-  if (!TRUST_DOMAIN.test(trustDomain)) return null;
-  const segments = path.slice(1).split('/');
-  if (segments.some((s) => !PATH_SEGMENT.test(s) || s === '.' || s === '..')) return null;
-  return { trustDomain, path };
+  const parsed = parseSpiffeIdParts(text);
+  return 'problem' in parsed || parsed.path === '' ? null : parsed;
 }
 
 /** Splits `<host>:<port>` (IPv6 hosts in brackets); null if malformed or the port is not 1..65535. */

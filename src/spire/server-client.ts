@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { callUnary, services } from './proto.js';
 import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
+import { parseSpiffeId } from './spiffe-id.js';
 
 interface SpiffeIdMsg {
   trust_domain: string;
@@ -22,9 +23,9 @@ interface BatchResult {
 }
 
 const toMsg = (id: string): SpiffeIdMsg => {
-  const m = /^spiffe:\/\/([^/]+)(\/.*)?$/.exec(id);
-  if (!m) throw new Error(`not a SPIFFE ID: ${JSON.stringify(id)}`);
-  return { trust_domain: m[1] as string, path: m[2] ?? '' };
+  const parsed = parseSpiffeId(id);
+  if ('problem' in parsed) throw new Error(`${parsed.problem}, got ${JSON.stringify(id)}`);
+  return { trust_domain: parsed.trustDomain, path: parsed.path };
 };
 const fromMsg = (id: SpiffeIdMsg | null | undefined) => (id ? `spiffe://${id.trust_domain}${id.path}` : '');
 

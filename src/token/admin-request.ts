@@ -1,4 +1,4 @@
-import { parseSpiffeId } from './spiffe-id.js';
+import { parseSpiffeId } from '../spire/spiffe-id.js';
 import { hasControlChar } from './value.js';
 
 /** The downstream registration entry the admin API creates under the new token's agent ID. */

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { callUnary, services } from '../spire/proto.js';
+import { parseSpiffeId } from '../spire/spiffe-id.js';
 import { type RetryClass, TokenError, type TokenErrorCode } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import type { AcquiredToken, TokenSource } from './sources.js';
-import { parseSpiffeId } from './spiffe-id.js';
 import { checkToken } from './value.js';
 
 export interface SpireServerSourceOptions {
