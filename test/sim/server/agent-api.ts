@@ -111,7 +111,11 @@ export function agentService({
       );
     }
     const token = Buffer.from(p.data.payload).toString('utf8');
-    if (faults.take('rejectAttestations')) throw rpcError(grpc.status.INVALID_ARGUMENT, TOKEN_USED);
+    // SPIRE burns a token it refuses, so the knob does too: a retry with the same token gets the same answer.
+    if (faults.take('rejectAttestations')) {
+      store.takeToken(token);
+      throw rpcError(grpc.status.INVALID_ARGUMENT, TOKEN_USED);
+    }
     // SPIRE deletes the token before it checks the expiry, so an expired token is burned as well.
     const expiresAt = store.takeToken(token);
     if (expiresAt === undefined) throw rpcError(grpc.status.INVALID_ARGUMENT, TOKEN_USED);
