@@ -13,7 +13,7 @@ import {
   renderNestedServerConfig,
   renderUpstreamAgentConfig,
 } from '../spire/render.js';
-import { formatSpireVersion, mustParseSpireVersion, supportsJoinTokenFile } from '../spire/version.js';
+import { formatSpireVersion, type SpireVersion, supportsJoinTokenFile } from '../spire/version.js';
 import { type CliIo, EXIT } from './io.js';
 
 export interface RenderedFile {
@@ -23,13 +23,13 @@ export interface RenderedFile {
 }
 
 // No token is read here: before 1.13.3 the token can only be inline, which render never prints.
-function tokenRef(version: ReturnType<typeof mustParseSpireVersion>, path: string): JoinTokenRef {
+function tokenRef(version: SpireVersion, path: string): JoinTokenRef {
   return supportsJoinTokenFile(version) ? { kind: 'file', path } : { kind: 'none' };
 }
 
 /** Renders upstream agent, nested server and downstream agent configs, in start order, without secrets. */
 export function renderAll(config: Config, layout: Layout = pathLayout(config)): RenderedFile[] {
-  const version = mustParseSpireVersion(config.spire.version);
+  const { version } = config.spire;
   return [
     {
       path: layout.upstreamAgent.configFile,
@@ -60,7 +60,7 @@ export async function renderCommand(args: string[], io: CliIo): Promise<number> 
     optional: values.config === undefined,
   });
   const files = renderAll(config);
-  const version = mustParseSpireVersion(config.spire.version);
+  const { version } = config.spire;
   if (!supportsJoinTokenFile(version)) {
     io.stderr(
       `note: SPIRE ${formatSpireVersion(version)} has no join_token_file; the agent configs carry no join token\n`,

@@ -16,12 +16,19 @@ export function formatStatus(status: Json): string {
   const lines = [
     `phase:      ${str(status.phase)} since ${str(status.since)}${status.ready === true ? ' (ready)' : ' (not ready)'}`,
   ];
+  const pending = isObject(status.pending) ? status.pending : null;
+  if (pending) {
+    const what = pending.child ?? pending.agent ?? (isObject(pending.step) ? pending.step.name : undefined);
+    lines.push(
+      `waiting:    ${str(pending.timer)}${what ? ` (${str(what)})` : ''} until ${str(pending.dueAt)}`,
+    );
+  }
   const children = Array.isArray(status.children) ? status.children.filter(isObject) : [];
   lines.push('children:');
   if (children.length === 0) lines.push('  none');
   for (const c of children) {
     lines.push(
-      `  ${str(c.name).padEnd(17)} ${str(c.status).padEnd(9)} pid ${str(c.pid)}  restarts ${str(c.restarts)}  since ${str(c.since)}`,
+      `  ${str(c.name).padEnd(17)} ${str(c.status).padEnd(9)} pid ${str(c.pid)}  restarts ${str(c.restarts)}  since ${str(c.startedAt ?? c.since)}`,
     );
   }
   const identity = isObject(status.identity) ? Object.entries(status.identity) : [];
@@ -29,11 +36,16 @@ export function formatStatus(status: Json): string {
   if (identity.length === 0) lines.push('  none');
   for (const [role, id] of identity) {
     const svid = isObject(id) ? id : {};
-    const spiffeId = svid.spiffeId === undefined ? '' : `${str(svid.spiffeId)}  `;
-    lines.push(`  ${role.padEnd(17)} ${spiffeId}expires ${str(svid.expiresAt)}`);
+    const spiffeId = svid.spiffeId === undefined || svid.spiffeId === null ? '' : `${str(svid.spiffeId)}  `;
+    const judged = svid.status === undefined || svid.status === null ? '' : ` (${str(svid.status)})`;
+    lines.push(`  ${role.padEnd(17)} ${spiffeId}expires ${str(svid.expiresAt)}${judged}`);
   }
   const lastError = isObject(status.lastError) ? status.lastError : null;
-  lines.push(`last error: ${lastError ? `${str(lastError.message)} (at ${str(lastError.at)})` : 'none'}`);
+  const code = lastError?.code === undefined ? '' : `[${str(lastError.code)}] `;
+  lines.push(
+    `last error: ${lastError ? `${code}${str(lastError.message)} (at ${str(lastError.at)})` : 'none'}`,
+  );
+  if (typeof lastError?.hint === 'string') lines.push(`  fix:      ${lastError.hint}`);
   lines.push(`version:    ${str(status.version)}`);
   return `${lines.join('\n')}\n`;
 }

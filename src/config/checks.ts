@@ -1,5 +1,6 @@
 // Value rules for configuration strings: trust domains, SPIFFE IDs, selectors, hosts, paths, URLs.
 
+import { hasControlChar } from '../common/control-chars.js';
 import { parseSpiffeId as parseSpiffeIdParts } from '../spire/spiffe-id.js';
 import { parseSpireVersion } from '../spire/version.js';
 import type { Check } from './decode.js';
@@ -102,8 +103,7 @@ export const VERSION_CHECK: Check<string> = {
 
 /** `NAME=value` for a SPIRE child's environment; one line, a POSIX variable name. */
 export const ENV_ASSIGNMENT_CHECK: Check<string> = {
-  test: (s) =>
-    /^[A-Za-z_][A-Za-z0-9_]*=/.test(s) && ![...s].some((c) => c.charCodeAt(0) < 0x20 || c === '\x7f'),
+  test: (s) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(s) && !hasControlChar(s),
   expected: 'a "NAME=value" environment assignment on one line',
 };
 

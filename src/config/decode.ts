@@ -1,5 +1,6 @@
 // Decoders from parsed JSON to typed values: each reports problems under the key as the user wrote it.
 
+import { hasControlChar } from '../common/control-chars.js';
 import { type ConfigIssue, expectedMessage } from './errors.js';
 
 const TOP_LEVEL = '(top level)';
@@ -55,17 +56,9 @@ export interface Check<T> {
   readonly expected: string;
 }
 
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
-}
-
 // Strings may end up in SPIRE's HCL: the writer escapes them, but we also refuse what could only be an attack.
 const HCL_SAFE: Check<string> = {
-  test: (s) => !hasControl(s) && !s.includes('${') && !s.includes('%{'),
+  test: (s) => !hasControlChar(s) && !s.includes('${') && !s.includes('%{'),
   expected: 'text without control characters, "${" or "%{"',
 };
 

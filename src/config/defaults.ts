@@ -1,13 +1,16 @@
 // Every default of the configuration, filled in by one pure function.
 
 import { posix } from 'node:path';
-import type { FileConfig, FileEntry } from './schema.js';
+import { mustParseSpireVersion, parseSpireVersion } from '../spire/version.js';
+import type { FileChild, FileConfig, FileEntry } from './schema.js';
 import type {
   AdminCredentials,
+  ChildConfig,
   Config,
+  ConfigTokenSource,
   EntrySpec,
   Selector,
-  TokenSourceName,
+  Supervision,
   WorkloadEntry,
 } from './types.js';
 
@@ -27,6 +30,18 @@ const DEFAULT_PORTS = {
   upstreamAgentHealth: 18088,
   nestedServerHealth: 18089,
   downstreamAgentHealth: 18090,
+};
+// Long enough for SPIRE's own minute of attestation retries and the nested server's SVID wait (go-spiffe's
+// Workload API backoff reaches 30 s), short enough that a stuck child is named within minutes.
+const DEFAULT_READY_TIMEOUT_SECONDS = 120;
+
+/** Restart and retry timings of the supervisor and the token retries. */
+export const SUPERVISION: Supervision = {
+  // SPIRE flushes its datastore and sockets on SIGTERM within a few seconds; beyond this it gets SIGKILL.
+  stopGraceMs: 10_000,
+  restart: { initialMs: 500, maxMs: 60_000 },
+  restartResetAfterMs: 60_000,
+  tokenRetry: { initialMs: 1_000, maxMs: 300_000 },
 };
 const DEFAULT_X509_TTL = 3600;
 const DEFAULT_JWT_TTL = 300;
@@ -69,9 +84,17 @@ function credentials(admin: NonNullable<FileConfig['admin_api']>): AdminCredenti
   return null;
 }
 
+function child(file: FileChild | undefined, socketPath: string, healthPort: number): ChildConfig {
+  return {
+    socketPath: file?.socket_path ?? socketPath,
+    healthPort: file?.health_port ?? healthPort,
+    readyTimeoutMs: Math.round((file?.ready_timeout_seconds ?? DEFAULT_READY_TIMEOUT_SECONDS) * 1000),
+  };
+}
+
 // Sources that need a section are only on by default when that section is configured.
-function defaultSources(file: FileConfig): TokenSourceName[] {
-  const sources: TokenSourceName[] = ['credentials', 'file'];
+function defaultSources(file: FileConfig): ConfigTokenSource[] {
+  const sources: ConfigTokenSource[] = ['credentials', 'file'];
   if (file.admin_api) sources.push('admin-api');
   if (file.spire_server) sources.push('spire-server');
   return sources;
@@ -97,20 +120,21 @@ export function fillDefaults(file: FileConfig): Config {
       trustBundlePath: file.upstream?.trust_bundle_path ?? null,
       insecureBootstrap: file.upstream?.insecure_bootstrap ?? false,
     },
-    upstreamAgent: {
-      socketPath: file.upstream_agent?.socket_path ?? posix.join(runDir, 'upstream-agent/agent.sock'),
-      healthPort: file.upstream_agent?.health_port ?? DEFAULT_PORTS.upstreamAgentHealth,
-    },
+    upstreamAgent: child(
+      file.upstream_agent,
+      posix.join(runDir, 'upstream-agent/agent.sock'),
+      DEFAULT_PORTS.upstreamAgentHealth,
+    ),
     nestedServer: {
+      ...child(file.nested_server, posix.join(runDir, 'server/api.sock'), DEFAULT_PORTS.nestedServerHealth),
       bindAddress: file.nested_server?.bind_address ?? '127.0.0.1',
       bindPort: file.nested_server?.bind_port ?? DEFAULT_PORTS.nestedServer,
-      socketPath: file.nested_server?.socket_path ?? posix.join(runDir, 'server/api.sock'),
-      healthPort: file.nested_server?.health_port ?? DEFAULT_PORTS.nestedServerHealth,
     },
-    downstreamAgent: {
-      socketPath: file.downstream_agent?.socket_path ?? posix.join(runDir, 'workload/agent.sock'),
-      healthPort: file.downstream_agent?.health_port ?? DEFAULT_PORTS.downstreamAgentHealth,
-    },
+    downstreamAgent: child(
+      file.downstream_agent,
+      posix.join(runDir, 'workload/agent.sock'),
+      DEFAULT_PORTS.downstreamAgentHealth,
+    ),
     adminApi: admin
       ? {
           url: admin.url ?? '',
@@ -135,7 +159,8 @@ export function fillDefaults(file: FileConfig): Config {
     spire: {
       agentPath: file.spire?.agent_path ?? '/opt/spire/bin/spire-agent',
       serverPath,
-      version: file.spire?.version ?? DEFAULT_SPIRE_VERSION,
+      // A bad version has been reported by validation; the default only keeps the object complete.
+      version: parseSpireVersion(file.spire?.version ?? '') ?? mustParseSpireVersion(DEFAULT_SPIRE_VERSION),
       childEnv: Object.fromEntries(
         (file.spire?.child_env ?? []).map((kv) => [
           kv.slice(0, kv.indexOf('=')),
@@ -153,5 +178,6 @@ export function fillDefaults(file: FileConfig): Config {
       host: listen.slice(0, colon).replace(/^\[|\]$/g, ''),
       port: Number(listen.slice(colon + 1)),
     },
+    supervision: SUPERVISION,
   };
 }

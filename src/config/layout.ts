@@ -70,3 +70,13 @@ export function pathLayout(config: Config): Layout {
     upstreamJoinTokenFile: config.token.file,
   };
 }
+
+/** An agent's part of the layout, by its child name. */
+export function agentLayout(layout: Layout, agent: 'upstream-agent' | 'downstream-agent'): AgentLayout {
+  return agent === 'upstream-agent' ? layout.upstreamAgent : layout.downstreamAgent;
+}
+
+/** Where an agent's join token waits for it. */
+export function agentTokenFile(layout: Layout, agent: 'upstream-agent' | 'downstream-agent'): string {
+  return agent === 'upstream-agent' ? layout.upstreamJoinTokenFile : layout.downstreamAgent.joinTokenFile;
+}

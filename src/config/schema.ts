@@ -1,5 +1,7 @@
 // The configuration file's schema: snake_case JSON keys, every field optional until defaults are applied.
 
+import { LOG_LEVELS } from '../observability/logger.js';
+import { CONFIG_TOKEN_SOURCES } from '../token/errors.js';
 import {
   ABSOLUTE_PATH_CHECK,
   CREDENTIAL_NAME_CHECK,
@@ -16,7 +18,7 @@ import {
   VERSION_CHECK,
 } from './checks.js';
 import { bool, type Decoder, int, list, obj, positiveSeconds, str } from './decode.js';
-import { LOG_LEVELS, type LogLevel, TOKEN_SOURCES, type TokenSourceName } from './types.js';
+import type { ConfigTokenSource, LogLevel } from './types.js';
 
 export interface FileEntry {
   name?: string;
@@ -24,6 +26,12 @@ export interface FileEntry {
   selectors?: string[];
   x509_svid_ttl_seconds?: number;
   jwt_svid_ttl_seconds?: number;
+}
+
+export interface FileChild {
+  socket_path?: string;
+  health_port?: number;
+  ready_timeout_seconds?: number;
 }
 
 export interface FileConfig {
@@ -38,9 +46,9 @@ export interface FileConfig {
     trust_bundle_path?: string;
     insecure_bootstrap?: boolean;
   };
-  upstream_agent?: { socket_path?: string; health_port?: number };
-  nested_server?: { bind_address?: string; bind_port?: number; socket_path?: string; health_port?: number };
-  downstream_agent?: { socket_path?: string; health_port?: number };
+  upstream_agent?: FileChild;
+  nested_server?: FileChild & { bind_address?: string; bind_port?: number };
+  downstream_agent?: FileChild;
   admin_api?: {
     url?: string;
     ca_file?: string;
@@ -54,7 +62,7 @@ export interface FileConfig {
   };
   spire_server?: { socket_path?: string };
   token?: {
-    sources?: TokenSourceName[];
+    sources?: ConfigTokenSource[];
     credential_name?: string;
     file?: string;
     ttl_seconds?: number;
@@ -88,6 +96,8 @@ function uniqueList<T extends string>(item: Decoder<T>): Decoder<T[]> {
   };
 }
 
+const childFields = { socket_path: path, health_port: port, ready_timeout_seconds: positiveSeconds };
+
 const entryFields = {
   spiffe_id: str(SPIFFE_ID_CHECK),
   selectors,
@@ -108,14 +118,9 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
     trust_bundle_path: path,
     insecure_bootstrap: bool,
   }),
-  upstream_agent: obj({ socket_path: path, health_port: port }),
-  nested_server: obj({
-    bind_address: str(HOST_CHECK),
-    bind_port: port,
-    socket_path: path,
-    health_port: port,
-  }),
-  downstream_agent: obj({ socket_path: path, health_port: port }),
+  upstream_agent: obj(childFields),
+  nested_server: obj({ bind_address: str(HOST_CHECK), bind_port: port, ...childFields }),
+  downstream_agent: obj(childFields),
   admin_api: obj({
     url: str(HTTP_URL_CHECK),
     ca_file: path,
@@ -129,7 +134,7 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
   }),
   spire_server: obj({ socket_path: path }),
   token: obj({
-    sources: uniqueList(str(oneOf(TOKEN_SOURCES)) as Decoder<TokenSourceName>),
+    sources: uniqueList(str(oneOf(CONFIG_TOKEN_SOURCES)) as Decoder<ConfigTokenSource>),
     credential_name: str(CREDENTIAL_NAME_CHECK),
     file: path,
     ttl_seconds: ttl,

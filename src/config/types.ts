@@ -1,11 +1,10 @@
 // The runtime configuration of `poller-bootstrap run`: camelCase, complete, frozen.
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from '../observability/logger.js';
+import type { SpireVersion } from '../spire/version.js';
+import type { ConfigTokenSource } from '../token/errors.js';
 
-/** Token sources in their default order (DESIGN §3 acquire-token). */
-export const TOKEN_SOURCES = ['credentials', 'file', 'admin-api', 'spire-server'] as const;
-export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
+export type { ConfigTokenSource, LogLevel };
 
 export interface Selector {
   readonly type: string;
@@ -52,20 +51,15 @@ export interface Config {
     readonly trustBundlePath: string | null;
     readonly insecureBootstrap: boolean;
   };
-  readonly upstreamAgent: { readonly socketPath: string; readonly healthPort: number };
-  readonly nestedServer: {
-    readonly bindAddress: string;
-    readonly bindPort: number;
-    readonly socketPath: string;
-    readonly healthPort: number;
-  };
-  readonly downstreamAgent: { readonly socketPath: string; readonly healthPort: number };
+  readonly upstreamAgent: ChildConfig;
+  readonly nestedServer: ChildConfig & { readonly bindAddress: string; readonly bindPort: number };
+  readonly downstreamAgent: ChildConfig;
   /** Null when no admin_api section is configured. */
   readonly adminApi: AdminApiConfig | null;
   /** Direct mode: the upstream SPIRE server's admin socket; null when not configured. */
   readonly spireServer: { readonly socketPath: string } | null;
   readonly token: {
-    readonly sources: readonly TokenSourceName[];
+    readonly sources: readonly ConfigTokenSource[];
     readonly credentialName: string;
     readonly file: string;
     readonly ttlSeconds: number;
@@ -74,7 +68,8 @@ export interface Config {
   readonly spire: {
     readonly agentPath: string;
     readonly serverPath: string;
-    readonly version: string;
+    /** Parsed once at load; renderers and labels read it from here. */
+    readonly version: SpireVersion;
     /** Extra environment for the SPIRE children; they inherit nothing else from the daemon but PATH. */
     readonly childEnv: Readonly<Record<string, string>>;
   };
@@ -82,4 +77,26 @@ export interface Config {
   readonly downstream: EntrySpec;
   readonly workloads: readonly WorkloadEntry[];
   readonly http: { readonly listen: string; readonly host: string; readonly port: number };
+  readonly supervision: Supervision;
+}
+
+/** What every supervised SPIRE child has: its own socket, health port and readiness deadline. */
+export interface ChildConfig {
+  readonly socketPath: string;
+  readonly healthPort: number;
+  /** Spawn to ready; beyond it the child is restarted with backoff and `lastError` says what it waits for. */
+  readonly readyTimeoutMs: number;
+}
+
+export interface Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+/** Restart, retry and stop timings; defaults only (config/defaults.ts), not settable in the file. */
+export interface Supervision {
+  readonly stopGraceMs: number;
+  readonly restart: Backoff;
+  readonly restartResetAfterMs: number;
+  readonly tokenRetry: Backoff;
 }

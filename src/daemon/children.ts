@@ -1,51 +1,66 @@
-// The three supervised SPIRE processes: how each is started and how its readiness is probed.
+// The three supervised SPIRE processes: what each runs (from the current config) and the handles the runner
+// drives. Only `run -config FILE` reaches argv; tokens travel in 0600 files or configs.
+
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { Child } from '../supervisor/child.js';
-import type { ChildExit } from '../supervisor/child-types.js';
-import type { ParsedLine } from '../supervisor/logrus.js';
-import type { Child as ChildName } from './machine.js';
+import { Child as ChildProcess } from '../supervisor/child.js';
+import type { ChildExit, ChildSpec } from '../supervisor/child-types.js';
+import type { Child } from './machine-types.js';
+import { configPath } from './rendered.js';
+
+/** What the runner needs of a supervised child; tests substitute fakes. */
+export interface ChildHandle {
+  readonly pid: number | undefined;
+  start(spec: ChildSpec): void;
+  /** Resolves once ready; rejects if the run ends first or `signal` aborts. */
+  ready(signal: AbortSignal): Promise<void>;
+  /** Resolves once the run has ended. */
+  stop(reason: string): Promise<unknown>;
+}
 
 export interface ChildHooks {
-  onLine(child: ChildName, raw: string, parsed: ParsedLine): void;
-  onExit(child: ChildName, exit: ChildExit): void;
+  onLine(raw: string): void;
+  onExit(exit: ChildExit): void;
 }
 
-/** Creates the supervised children. Only `-config FILE` reaches argv; tokens travel in 0600 files or configs. */
-export function createChildren(config: Config, layout: Layout, logger: Logger, hooks: ChildHooks) {
-  const env = { ...config.spire.childEnv };
-  const make = (name: ChildName, command: string, configFile: string, healthPort: number) =>
-    new Child({
-      name,
-      command,
-      args: ['run', '-config', configFile],
-      env,
-      readiness: { url: `http://127.0.0.1:${healthPort}/ready` },
-      logger,
-      onLine: (parsed, raw) => hooks.onLine(name, raw, parsed),
-      onExit: (exit) => hooks.onExit(name, exit),
-    });
+export type ChildFactory = (name: Child, hooks: ChildHooks) => ChildHandle;
+
+const CHILD_CONFIG: Record<Child, (c: Config) => { healthPort: number }> = {
+  'upstream-agent': (c) => c.upstreamAgent,
+  'nested-server': (c) => c.nestedServer,
+  'downstream-agent': (c) => c.downstreamAgent,
+};
+
+/** The command line, environment and readiness probe of one child under `config`. */
+export function childSpec(config: Config, layout: Layout, child: Child): ChildSpec {
+  const command = child === 'nested-server' ? config.spire.serverPath : config.spire.agentPath;
+  const port = CHILD_CONFIG[child](config).healthPort;
   return {
-    'upstream-agent': make(
-      'upstream-agent',
-      config.spire.agentPath,
-      layout.upstreamAgent.configFile,
-      config.upstreamAgent.healthPort,
-    ),
-    'nested-server': make(
-      'nested-server',
-      config.spire.serverPath,
-      layout.nestedServer.configFile,
-      config.nestedServer.healthPort,
-    ),
-    'downstream-agent': make(
-      'downstream-agent',
-      config.spire.agentPath,
-      layout.downstreamAgent.configFile,
-      config.downstreamAgent.healthPort,
-    ),
-  } satisfies Record<ChildName, Child>;
+    command,
+    args: ['run', '-config', configPath(layout, child)],
+    env: { ...config.spire.childEnv },
+    readiness: { url: `http://127.0.0.1:${port}/ready` },
+  };
 }
 
-export type Children = ReturnType<typeof createChildren>;
+/** Real child processes, re-logged through `logger`, escalating to SIGKILL after `graceMs`. */
+export function processChildren(logger: Logger, graceMs: number): ChildFactory {
+  return (name, hooks) => {
+    const child = new ChildProcess({
+      name,
+      logger,
+      graceMs,
+      onLine: (_parsed, raw) => hooks.onLine(raw),
+      onExit: (exit) => hooks.onExit(exit),
+    });
+    return {
+      get pid() {
+        return child.pid;
+      },
+      start: (spec) => child.start(spec),
+      ready: (signal) => child.ready(signal),
+      stop: (reason) => child.stop(reason),
+    };
+  };
+}

@@ -1,127 +1,152 @@
-// Building blocks of the transition function: each takes a state and returns the next state plus the effects to
-// run. `advance` is the heart: with nothing in flight it picks the first thing the bootstrap still lacks.
-import {
-  type Backoff,
-  CHILDREN,
-  type Child,
-  type ChildState,
-  type Effect,
-  type MachineState,
-  type Pending,
-  type Phase,
-  type Transition,
+// Building blocks of the transition function: small pure helpers that change one part of the state, and the
+// delay rules (backoff and jitter) the machine decides from the runner's random draw.
+import type {
+  Agent,
+  Backoff,
+  Child,
+  ChildState,
+  Effect,
+  Failure,
+  MachinePolicy,
+  MachineState,
+  Pending,
+  Phase,
+  Step,
+  Transition,
 } from './machine-types.js';
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 
 /** Exponential delay for the n-th consecutive failure (1-based). */
 export function backoffDelay(backoff: Backoff, failures: number): number {
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
 }
 
-/** Enters a phase; once the daemon has been ready, every phase on the way back is reported as 'degraded'. */
+/** ±20 %: enough that many pollers do not act in step, never so much that a long wait becomes a short one. */
+export function spread(ms: number, rand: number): number {
+  return Math.round(ms * (0.8 + 0.4 * rand));
+}
+
+/**
+ * The wait before asking a token source again. A transient failure gets full jitter up to the backoff (many
+ * pollers hit one server), a server's Retry-After is a floor, and a failure that needs a person waits the cap
+ * ±20 %, never a fraction of it.
+ */
+export function tokenRetryDelay(
+  policy: MachinePolicy,
+  failures: number,
+  failure: Failure,
+  rand: number,
+): number {
+  const { maxMs } = policy.tokenRetry;
+  const floor = Math.min(failure.retryAfterMs ?? 0, maxMs);
+  if (!failure.retryable) return Math.max(floor, spread(maxMs, rand));
+  const ceiling = backoffDelay(policy.tokenRetry, failures);
+  // Everyone told the same Retry-After would come back in the same second: spread them above it.
+  if (floor >= ceiling) return Math.round(floor * (1 + 0.2 * rand));
+  return Math.round(floor + rand * (ceiling - floor));
+}
+
+/** Whether the node's identity (the upstream agent's SVID) was valid at `at`, as last known. */
+export function identityValid(state: MachineState, at: number): boolean {
+  const id = state.identity['upstream-agent'];
+  return id !== null && id.expiresAt !== null && id.expiresAt > at && id.status !== 'expired';
+}
+
+/**
+ * Enters a phase. After the first ready, a repair with the identity still valid is shown as 'degraded'
+ * (DESIGN §3); without a valid identity the real phase is shown.
+ */
 export function enter(state: MachineState, phase: Phase, at: number): MachineState {
   const keep = phase === 'ready' || phase === 'stopping' || phase === 'stopped';
-  const shown = state.readyAt !== null && !keep ? 'degraded' : phase;
+  const shown = state.readyAt !== null && !keep && identityValid(state, at) ? 'degraded' : phase;
   return shown === state.phase ? state : { ...state, phase: shown, since: at };
 }
 
-export function withError(state: MachineState, message: string, at: number): MachineState {
-  return { ...state, lastError: { phase: state.phase, message, at } };
+export function withError(state: MachineState, failure: Failure, at: number): MachineState {
+  return { ...state, lastError: { ...failure, phase: state.phase, at } };
+}
+
+/** A failure the machine itself noticed (no retry hint from a server). */
+export function failure(
+  step: Failure['step'],
+  source: string | null,
+  code: string,
+  message: string,
+  hint: string | null = null,
+  retryable = true,
+): Failure {
+  return { step, source, code, retryable, retryAfterMs: null, message, hint };
 }
 
 export function withChild(state: MachineState, child: Child, change: Partial<ChildState>): MachineState {
   return { ...state, children: { ...state.children, [child]: { ...state.children[child], ...change } } };
 }
 
+export function withAgent<K extends 'tokens' | 'identity' | 'mintedAt' | 'tokenFailures'>(
+  state: MachineState,
+  key: K,
+  agent: Agent,
+  value: MachineState[K][Agent],
+): MachineState {
+  return { ...state, [key]: { ...state[key], [agent]: value } };
+}
+
+/** Waits in 'backoff' for one timer; `/status` shows `pending.dueAt`, which is when the timer really fires. */
 export function wait(state: MachineState, pending: Pending, at: number, effects: Effect[] = []): Transition {
-  const { dueAt, ...event } = pending;
   return {
     state: { ...enter(state, 'backoff', at), pending },
     effects: [
       ...effects,
-      { type: 'schedule', afterMs: dueAt - at, event: { type: 'timer-fired', ...event } },
+      { type: 'set-timer', key: 'pending', dueAt: pending.dueAt, afterMs: pending.dueAt - at },
     ],
   };
 }
 
-/** Asks for a token unless the hourly limit is used up, in which case waits for the oldest to age out. */
-export function needToken(state: MachineState, at: number, effects: Effect[] = []): Transition {
-  const recent = state.tokensAcquiredAt.filter((t) => at - t < HOUR_MS);
-  const next = { ...state, tokensAcquiredAt: recent };
-  const oldest = recent[0];
-  if (oldest !== undefined && recent.length >= state.policy.maxTokensPerHour) {
-    const dueAt = oldest + HOUR_MS;
-    const message =
-      `join token limit reached: ${recent.length} tokens acquired in the last hour ` +
-      `(max ${state.policy.maxTokensPerHour}); next attempt at ${new Date(dueAt).toISOString()}`;
-    return wait(withError(next, message, at), { timer: 'token-retry', dueAt }, at, effects);
-  }
-  return {
-    state: { ...enter(next, 'acquire-token', at), step: 'acquire-token' },
-    effects: [...effects, { type: 'acquire-token' }],
-  };
+/** The phase a step is shown in: the downstream agent's token work is part of starting it. */
+function stepPhase(step: Step): Phase {
+  if (step.agent === 'downstream-agent') return 'start-downstream-agent';
+  return step.name;
 }
 
-/** Starts the upstream agent with the pending token, or with none when the identity on disk is valid. */
-export function startUpstream(state: MachineState, at: number): Transition {
-  const token = state.token;
-  if (token?.expiresAt != null && token.expiresAt <= at) {
-    const message = `the join token from ${token.source} (${token.fingerprint}) expired at ${new Date(token.expiresAt).toISOString()} before the upstream agent used it`;
-    return needToken(withError({ ...state, token: null }, message, at), at, [
-      { type: 'discard-token', reason: 'expired' },
-    ]);
-  }
-  return {
-    state: enter(withChild(state, 'upstream-agent', { status: 'starting' }), 'start-upstream-agent', at),
-    effects: [{ type: 'start-child', child: 'upstream-agent' }],
-  };
+/** Starts a runner step: at most one is in flight. */
+export function runStep(state: MachineState, step: Step, at: number, effects: Effect[] = []): Transition {
+  const effect: Effect =
+    step.name === 'register-entries'
+      ? { type: 'register-entries' }
+      : { type: step.name, agent: step.agent ?? 'upstream-agent' };
+  return { state: { ...enter(state, stepPhase(step), at), step }, effects: [...effects, effect] };
 }
 
-function startChild(state: MachineState, child: Child, at: number): Transition {
-  if (child === 'upstream-agent') {
-    // Without an unconsumed token, look at the disk again: the identity may have expired while the agent was down.
-    if (state.token !== null) return startUpstream(state, at);
-    return {
-      state: { ...enter(state, 'inspect-identity', at), step: 'inspect-identity' },
-      effects: [{ type: 'inspect-identity' }],
-    };
-  }
-  const phase = child === 'nested-server' ? 'start-nested-server' : 'start-downstream-agent';
-  return {
-    state: enter(withChild(state, child, { status: 'starting' }), phase, at),
-    effects: [{ type: 'start-child', child }],
-  };
+export function stepDone(state: MachineState): MachineState {
+  return { ...state, step: null, stepFailures: 0 };
 }
 
-/**
- * With no step or timer in flight, takes the next thing the bootstrap (or a recovery) needs, in DESIGN §3 order.
- * A child still starting holds up only what comes after it, so an upstream crash is handled at once.
- */
-export function advance(state: MachineState, at: number): Transition {
-  if (state.step !== null || state.pending !== null) return { state, effects: [] };
-  for (const child of CHILDREN) {
-    const { status, failures } = state.children[child];
-    if (status === 'starting' || status === 'waiting') return { state, effects: [] };
-    if (status === 'crashed') {
-      const dueAt = at + backoffDelay(state.policy.restart, failures);
-      return wait(withChild(state, child, { status: 'waiting' }), { timer: 'restart', child, dueAt }, at);
-    }
-    if (status === 'stopped') return startChild(state, child, at);
-    if (child === 'upstream-agent' && state.token !== null) {
-      return {
-        state: { ...enter(state, 'consume-token', at), step: 'consume-token' },
-        effects: [{ type: 'consume-token' }],
-      };
-    }
-    if (child === 'nested-server' && !state.entriesRegistered) {
-      return {
-        state: { ...enter(state, 'register-entries', at), step: 'register-entries' },
-        effects: [{ type: 'register-entries' }],
-      };
-    }
-  }
-  const first = state.readyAt === null;
-  const ready = enter({ ...state, readyAt: state.readyAt ?? at }, 'ready', at);
-  return { state: ready, effects: first ? [{ type: 'notify-ready' }] : [] };
+export const sameStep = (a: Step | null, b: Step): boolean =>
+  a !== null && a.name === b.name && a.agent === b.agent;
+
+const START_PHASE: Record<Child, Phase> = {
+  'upstream-agent': 'start-upstream-agent',
+  'nested-server': 'start-nested-server',
+  'downstream-agent': 'start-downstream-agent',
+};
+
+/** Spawns a child and arms its readiness deadline. */
+export function spawnChild(state: MachineState, child: Child, withToken: boolean, at: number): Transition {
+  const dueAt = at + state.policy.readyTimeoutMs[child];
+  const started = withChild(state, child, {
+    status: 'starting',
+    startedAt: at,
+    readyAt: null,
+    deadlineAt: dueAt,
+    stopReason: null,
+    withToken,
+  });
+  return {
+    state: enter(started, START_PHASE[child], at),
+    effects: [
+      { type: 'start-child', child, withToken },
+      { type: 'set-timer', key: `deadline:${child}`, dueAt, afterMs: dueAt - at },
+    ],
+  };
 }

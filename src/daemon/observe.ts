@@ -4,7 +4,7 @@ import type { AuditLog } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity, ReconcileAction, TokenResult } from '../observability/metrics-labels.js';
 import type { TokenSourceName } from '../token/errors.js';
-import { CHILDREN, type MachineEvent, type MachineState } from './machine.js';
+import { AGENTS, CHILDREN, type MachineEvent, type MachineState } from './machine.js';
 
 export interface ReleasedToken {
   source: string;
@@ -33,25 +33,26 @@ export function createObserver(
     transition(before, after, event) {
       if (after.phase !== before.phase) metrics.setPhase(after.phase);
       for (const child of CHILDREN) {
-        const was = before.children[child].status;
-        const now = after.children[child].status;
-        metrics.childUp(child, now === 'ready');
-        // A running child that exits is marked crashed and, in the same step, put to wait for its restart.
-        const running = was === 'starting' || was === 'ready';
-        if (running && (now === 'crashed' || now === 'waiting')) metrics.childRestart(child);
+        metrics.childUp(child, after.children[child].status === 'ready');
+        // The machine counts restarts after a crash or a missed deadline, never those of a reload.
+        if (after.children[child].restarts > before.children[child].restarts) metrics.childRestart(child);
       }
-      if (event.type === 'token-written') metrics.tokenFilePresent(true);
-      if (before.token !== null && after.token === null) metrics.tokenFilePresent(false);
+      for (const agent of AGENTS) {
+        const id = after.identity[agent];
+        if (id !== before.identity[agent] && id !== null)
+          metrics.identityExpiring(agent, id.status === 'expiring');
+      }
+      const up = 'upstream-agent';
+      const written =
+        (event.type === 'step-done' && event.step.name === 'write-token' && event.step.agent === up) ||
+        (event.type === 'identity-inspected' && event.agent === up && after.tokens[up]?.leftover === true);
+      if (written) metrics.tokenFilePresent(true);
+      if (before.tokens[up] !== null && after.tokens[up] === null) metrics.tokenFilePresent(false);
       // An attempt is one attestation with a fresh token: it ends with the agent ready or the token refused.
-      if (event.type === 'child-ready' && event.child === 'upstream-agent' && before.token !== null) {
+      if (event.type === 'child-ready' && event.child === up && before.children[up].withToken) {
         metrics.bootstrapAttempt('success');
       }
-      if (
-        event.type === 'child-exited' &&
-        event.child === 'upstream-agent' &&
-        event.reason !== 'other' &&
-        before.token
-      ) {
+      if (after.tokens[up]?.release?.how === 'rejected' && before.tokens[up]?.release === null) {
         metrics.bootstrapAttempt('failure');
       }
       if (after.phase === 'ready' && before.phase !== 'ready') {

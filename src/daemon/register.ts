@@ -1,19 +1,15 @@
-// Through the nested server's admin socket: the downstream agent's bundle and (when it has no identity) join
-// token, and the workload entries this daemon owns.
+// Through the nested server's admin socket: the downstream agent's trust bundle and the workload entries this
+// daemon owns; in direct mode, the nested server's downstream entry on the cluster server.
 import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
-import { inspectIdentity } from '../spire/identity.js';
 import { type ManagedEntry, planReconcile } from '../spire/reconcile.js';
 import { serverClient } from '../spire/server-client.js';
 import { writeSecretFile } from '../token/secret-file.js';
-import { createTokenStore } from '../token/store.js';
 
 /** The stable parent of the workload entries: an alias that every downstream agent token names (agent_id). */
 export const downstreamAgentAlias = (config: Config) =>
   `spiffe://${config.trustDomain}/poller-bootstrap/downstream-agent`;
-
-const DOWNSTREAM_TOKEN_TTL_SECONDS = 600;
 
 const pem = (der: Buffer) =>
   `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
@@ -29,35 +25,22 @@ export async function setAsideIdentity(
 ): Promise<void> {
   for (const file of [agent.agentDataFile, agent.keysFile]) {
     await rename(file, `${file}.corrupt-${at}`).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw new Error(`cannot move aside ${file} (${err.code})`);
+      if (err.code !== 'ENOENT') throw err;
     });
   }
 }
 
-/**
- * Before each start of the downstream agent: when it holds no valid identity, mints it a join token (with the
- * workload entries' alias as agent ID) through the nested server and writes it 0600. Returns the token, if any.
- */
-export async function downstreamTokenIfNeeded(
-  config: Config,
-  layout: Layout,
-  marginSeconds: number,
-): Promise<string | undefined> {
-  const dl = layout.downstreamAgent;
-  const identity = await inspectIdentity(dl.dataDir, dl.keysDir, new Date(), marginSeconds);
-  if (identity.status === 'valid') return undefined;
-  if (identity.status === 'corrupt') await setAsideIdentity(dl, Date.now());
-  const client = serverClient(layout.nestedServer.socketPath);
-  try {
-    const minted = await client.createJoinToken(DOWNSTREAM_TOKEN_TTL_SECONDS, downstreamAgentAlias(config));
-    await createTokenStore({ path: dl.joinTokenFile }).write({
-      token: minted.value,
-      expiresAt: new Date(minted.expiresAt),
-    });
-    return minted.value;
-  } finally {
-    client.close();
-  }
+/** The workload entries the configuration asks for, all parented to the downstream agent alias. */
+export function wantedEntries(config: Config): ManagedEntry[] {
+  const alias = downstreamAgentAlias(config);
+  return config.workloads.map((w) => ({
+    spiffeId: w.spiffeId,
+    parentId: alias,
+    selectors: w.selectors.map((s) => `${s.type}:${s.value}`),
+    x509SvidTtl: w.x509SvidTtlSeconds,
+    jwtSvidTtl: w.jwtSvidTtlSeconds,
+    hint: '',
+  }));
 }
 
 /** Runs the step: the downstream agent's bundle, then the owned workload entries; throws naming what failed. */
@@ -68,16 +51,8 @@ export async function registerEntries(config: Config, layout: Layout): Promise<R
     if (roots.length === 0) throw new Error('the nested server returned an empty trust bundle');
     await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map(pem).join(''));
 
-    const alias = downstreamAgentAlias(config);
-    const wanted: ManagedEntry[] = config.workloads.map((w) => ({
-      spiffeId: w.spiffeId,
-      parentId: alias,
-      selectors: w.selectors.map((s) => `${s.type}:${s.value}`),
-      x509SvidTtl: w.x509SvidTtlSeconds,
-      jwtSvidTtl: w.jwtSvidTtlSeconds,
-      hint: '',
-    }));
-    const plan = planReconcile(wanted, await client.entriesUnder(alias));
+    const wanted = wantedEntries(config);
+    const plan = planReconcile(wanted, await client.entriesUnder(downstreamAgentAlias(config)));
     await client.apply(plan);
     const changed = plan.create.length + plan.update.length;
     return {

@@ -10,14 +10,7 @@ import {
 } from '../spire/render.js';
 import type { JoinTokenRef } from '../spire/render-common.js';
 import { writeSecretFile } from '../token/secret-file.js';
-import type { Child } from './machine.js';
-
-export interface RenderedFiles {
-  config: Config;
-  layout: Layout;
-  /** The text last written per child, to tell whether a reload changed it. */
-  last: Map<Child, string>;
-}
+import type { Child } from './machine-types.js';
 
 /** The config text of one child for a given token reference. */
 export function renderFor(config: Config, layout: Layout, child: Child, token: JoinTokenRef): string {
@@ -35,17 +28,18 @@ export function configPath(layout: Layout, child: Child): string {
   return layout.downstreamAgent.configFile;
 }
 
-/** Writes the child's config; returns true when the text differs from what was written before. */
+/** Writes the child's config unless the same text is already there. */
 export async function writeRendered(
-  files: RenderedFiles,
+  written: Map<Child, string>,
+  config: Config,
+  layout: Layout,
   child: Child,
   token: JoinTokenRef,
-): Promise<boolean> {
-  const text = renderFor(files.config, files.layout, child, token);
-  if (files.last.get(child) === text) return false;
-  const path = configPath(files.layout, child);
+): Promise<void> {
+  const text = renderFor(config, layout, child, token);
+  if (written.get(child) === text) return;
+  const path = configPath(layout, child);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeSecretFile(path, text);
-  files.last.set(child, text);
-  return true;
+  written.set(child, text);
 }

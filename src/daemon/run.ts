@@ -1,24 +1,26 @@
-// `poller-bootstrap run`: load config → prepare directories → token sources → daemon → HTTP → signals and
-// watches → wait for the stop. Returns the exit code.
+// `poller-bootstrap run`: load config → prepare directories → token sources → daemon, then the daemon, the HTTP
+// endpoints, the file watch, the identity refresh and the signal handlers run as tasks under one root signal.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { watch } from 'chokidar';
 import { packageVersion } from '../cli/version.js';
 import { type Layout, pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
-import type { Config } from '../config/types.js';
 import { createAuditLog } from '../observability/audit.js';
-import { startHttpServer } from '../observability/http.js';
+import { HttpServerError, startHttpServer } from '../observability/http.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createMetrics, metricsRoute } from '../observability/metrics.js';
+import { createMetrics, type Metrics, metricsRoute } from '../observability/metrics.js';
 import { buildStatus, readiness } from '../observability/status.js';
-import { createTokenStore } from '../token/store.js';
+import { formatSpireVersion } from '../spire/version.js';
+import { loadBurnedTokens } from '../token/burned.js';
+import { processChildren } from './children.js';
 import { Daemon } from './daemon.js';
 import { CHILDREN } from './machine.js';
-import { createNotifier } from './notify.js';
-import { createObserver } from './observe.js';
+import { createNotifier, type Notifier } from './notify.js';
+import { createObserver, type Observer } from './observe.js';
+import { aborted, runTasks, type Task } from './tasks.js';
 import { buildTokenSources } from './token-sources.js';
+import { watchInputs } from './watch.js';
 
 const IDENTITY_REFRESH_MS = 60_000;
 
@@ -42,44 +44,63 @@ async function prepareDirectories(layout: Layout): Promise<void> {
   for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-function statusOf(daemon: Daemon, version: string) {
-  const children = CHILDREN.map((name) => {
-    const s = daemon.children[name].state;
-    return {
-      name,
-      status: s.status,
-      pid: s.pid ?? null,
-      restarts: s.restarts,
-      since: s.startedAt?.getTime() ?? null,
-    };
-  });
-  return buildStatus({ machine: daemon.state, children, identity: daemon.identity, version });
+/** The observer, plus systemd's STATUS= line on every phase change. */
+function withNotifyStatus(observer: Observer, notifier: Notifier): Observer {
+  return {
+    ...observer,
+    transition(before, after, event) {
+      observer.transition(before, after, event);
+      if (after.phase !== before.phase && after.phase !== 'ready')
+        void notifier.status(`phase ${after.phase}`);
+    },
+  };
 }
 
-/** Watches what can unblock or change the bootstrap: the token drop-in folder, the config and the trust bundle. */
-function watchInputs(config: Config, configPath: string, daemon: Daemon, reload: () => void, logger: Logger) {
-  const tokenDir = dirname(config.token.file);
-  const watcher = watch(
-    [tokenDir, configPath, ...(config.upstream.trustBundlePath ? [config.upstream.trustBundlePath] : [])],
-    {
-      ignoreInitial: true,
-      depth: 0,
-      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
-    },
-  );
-  watcher.on('all', (event, path) => {
-    if (path === configPath) return reload();
-    if (path === config.token.file && (event === 'add' || event === 'change')) {
-      logger.info('a join token file arrived');
-      return daemon.poke();
-    }
-    if (path === config.upstream.trustBundlePath) {
-      logger.info({ path }, 'trust bundle changed');
-      daemon.poke();
-    }
-  });
-  watcher.on('error', (err) => logger.warn({ err: String(err) }, 'file watch failed'));
-  return watcher;
+/** SIGTERM/SIGINT abort the root; SIGHUP reloads. */
+function signalTask(root: AbortController, reload: () => void, logger: Logger): Task {
+  return async (signal) => {
+    const onStop = (name: string) => {
+      logger.info({ signal: name }, 'stopping');
+      root.abort();
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', reload);
+    await aborted(signal);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', reload);
+  };
+}
+
+/** Re-reads each ready child's identity (SVIDs rotate at half-life) until `signal` aborts. */
+function refreshTask(daemon: Daemon): Task {
+  return async (signal) => {
+    const timer = setInterval(() => {
+      for (const child of CHILDREN) {
+        if (daemon.state.children[child].status === 'ready') void daemon.identities.read(child);
+      }
+    }, IDENTITY_REFRESH_MS);
+    await aborted(signal);
+    clearInterval(timer);
+  };
+}
+
+/** Loads the config again; the daemon applies it, or keeps the running one and says why. */
+function reloader(configPath: string, daemon: Daemon, metrics: Metrics, logger: Logger) {
+  return () => {
+    loadConfig(configPath, { env: process.env }).then(
+      (next) => {
+        const restarted = daemon.reload(next);
+        metrics.configReload('success');
+        logger.info({ restarted }, 'configuration reloaded');
+      },
+      (err: Error) => {
+        metrics.configReload('failure');
+        daemon.reloadFailed(`configuration reload failed, keeping the running one: ${err.message}`);
+      },
+    );
+  };
 }
 
 /** Runs the daemon until SIGTERM/SIGINT; a config error throws ConfigError (the CLI exits 78). */
@@ -87,60 +108,88 @@ export async function runDaemon({ configPath }: { configPath: string }): Promise
   const config = await loadConfig(configPath, { env: process.env });
   const logger = createLogger({ level: config.logLevel });
   const version = packageVersion();
+  const spireVersion = formatSpireVersion(config.spire.version);
   const layout = pathLayout(config);
   await prepareDirectories(layout);
   if (config.upstream.insecureBootstrap) {
     logger.warn('insecure_bootstrap: the upstream agent will not verify the SPIRE server on first contact');
   }
-  const metrics = createMetrics({ version, spireVersion: config.spire.version });
+  const metrics = createMetrics({ version, spireVersion });
   metrics.tokenFilePresent(existsSync(layout.upstreamJoinTokenFile));
   const audit = createAuditLog({ path: join(layout.stateDir, 'audit.jsonl'), logger });
-  const observer = createObserver(metrics, audit, config.trustDomain, Date.now());
-  const store = createTokenStore({ path: layout.upstreamJoinTokenFile });
-  const tokens = await buildTokenSources(config, store, process.env, observer);
   const notifier = createNotifier({ log: logger });
-  const daemon = new Daemon({ config, layout, logger, notifier, sources: tokens.sources, observer });
-  const http = await startHttpServer({
-    host: config.http.host,
-    port: config.http.port,
-    getStatus: () => statusOf(daemon, version),
-    isReady: () => readiness(daemon.state),
-    extraRoutes: { '/metrics': metricsRoute(metrics) },
-  });
-  // SVIDs rotate at half-life; the expiry gauges must follow them or the expiry alert would fire falsely.
-  const refresh = setInterval(() => void daemon.refreshIdentities(), IDENTITY_REFRESH_MS);
-
-  const reload = () => {
-    loadConfig(configPath, { env: process.env })
-      .then((next) => daemon.reload(next))
-      .then((restarted) => logger.info({ restarted }, 'configuration reloaded'))
-      .catch((err: Error) =>
-        logger.error({ err: err.message }, 'configuration reload failed; keeping the running one'),
-      );
-  };
-  const watcher = watchInputs(config, configPath, daemon, reload, logger);
-  const onStop = (signal: string) => {
-    logger.info({ signal }, 'stopping');
-    daemon.stop();
-  };
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
-  process.on('SIGHUP', reload);
-
-  logger.info(
-    { version, spireVersion: config.spire.version, http: http.url, stateDir: layout.stateDir },
-    'poller-bootstrap starting',
+  const observer = withNotifyStatus(createObserver(metrics, audit, config.trustDomain, Date.now()), notifier);
+  const burned = await loadBurnedTokens(join(layout.stateDir, 'burned-tokens.json'), Date.now(), (m) =>
+    logger.warn(m),
   );
-  daemon.start();
-  await daemon.stopped;
-
-  clearInterval(refresh);
-  process.off('SIGTERM', onStop);
-  process.off('SIGINT', onStop);
-  process.off('SIGHUP', reload);
-  await watcher.close();
-  await http.close();
-  tokens.close();
+  const tokens = await buildTokenSources(config, process.env, observer);
+  const children = processChildren(logger, config.supervision.stopGraceMs);
+  const daemon = new Daemon({
+    config,
+    layout,
+    logger,
+    notifier,
+    sources: tokens.sources,
+    burned,
+    children,
+    observer,
+  });
+  const reload = reloader(configPath, daemon, metrics, logger);
+  const root = new AbortController();
+  logger.info({ version, spireVersion, stateDir: layout.stateDir }, 'poller-bootstrap starting');
+  try {
+    await runTasks(
+      {
+        signals: signalTask(root, reload, logger),
+        daemon: async (signal) => {
+          daemon.start();
+          await aborted(signal);
+          daemon.stop();
+          await daemon.stopped;
+        },
+        http: async (signal) => {
+          const http = await startHttpServer({
+            host: config.http.host,
+            port: config.http.port,
+            getStatus: () =>
+              buildStatus({
+                machine: daemon.state,
+                pids: Object.fromEntries(CHILDREN.map((c) => [c, daemon.pid(c)])),
+                identity: daemon.identities.all,
+                version,
+              }),
+            isReady: () => readiness(daemon.state),
+            extraRoutes: { '/metrics': metricsRoute(metrics) },
+          });
+          logger.info({ http: http.url }, 'serving status');
+          await aborted(signal);
+          await http.close();
+        },
+        watch: watchInputs(
+          { config: configPath, tokenFile: config.token.file, trustBundle: config.upstream.trustBundlePath },
+          {
+            configChanged: reload,
+            tokenFileArrived: () => {
+              logger.info('a join token file arrived');
+              daemon.inputChanged('token-file');
+            },
+            trustBundleChanged: () => {
+              logger.info({ path: config.upstream.trustBundlePath }, 'trust bundle changed');
+              daemon.inputChanged('trust-bundle');
+            },
+          },
+          logger,
+        ),
+        identities: refreshTask(daemon),
+      },
+      root,
+    );
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stopped on a failure');
+    return err instanceof Error && err.cause instanceof HttpServerError ? 69 : 70;
+  } finally {
+    await tokens.close();
+  }
   logger.info('stopped');
   return 0;
 }

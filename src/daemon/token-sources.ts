@@ -5,8 +5,13 @@ import { type AdminAuth, createAdminClient } from '../token/admin-client.js';
 import { TokenError } from '../token/errors.js';
 import { spireServerSource } from '../token/source-spire-server.js';
 import { adminApiSource, credentialsSource, fileSource, type TokenSource } from '../token/sources.js';
-import type { TokenStore } from '../token/store.js';
+import { createTokenStore } from '../token/store.js';
+import type { Agent } from './machine-types.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
+import { downstreamAgentAlias } from './register.js';
+
+// The downstream agent attests within seconds of getting its token; a short life limits a leaked one.
+const DOWNSTREAM_TOKEN_TTL_SECONDS = 600;
 
 function adminAuth(c: NonNullable<Config['adminApi']>['credentials']): AdminAuth {
   if (!c) throw new Error('admin_api: no credentials configured');
@@ -40,13 +45,17 @@ function timed(source: TokenSource, observer: Observer): TokenSource {
   };
 }
 
-/** Builds the configured token sources in order; `close` releases the admin API client. */
+/**
+ * Builds each agent's token sources: the configured ones, in order, for the upstream agent; the nested server's
+ * Agent API for the downstream agent (its tokens name the workload entries' parent alias). `close` releases the
+ * admin API client.
+ */
 export async function buildTokenSources(
   config: Config,
-  store: TokenStore,
   env: NodeJS.ProcessEnv,
   observer: Observer = NO_OBSERVER,
-): Promise<{ sources: TokenSource[]; close(): void }> {
+): Promise<{ sources: Record<Agent, TokenSource[]>; close(): void }> {
+  const store = createTokenStore({ path: config.token.file });
   const sources: TokenSource[] = [];
   const closers: (() => void)[] = [];
   for (const name of config.token.sources) {
@@ -92,8 +101,18 @@ export async function buildTokenSources(
       );
     }
   }
+  const nested = spireServerSource({
+    name: 'nested-server',
+    socketPath: config.nestedServer.socketPath,
+    ttlSeconds: DOWNSTREAM_TOKEN_TTL_SECONDS,
+    agentId: downstreamAgentAlias(config),
+    trustDomain: config.trustDomain,
+  });
   return {
-    sources: sources.map((s) => timed(s, observer)),
+    sources: {
+      'upstream-agent': sources.map((s) => timed(s, observer)),
+      'downstream-agent': [timed(nested, observer)],
+    },
     close: () => {
       for (const c of closers) c();
     },

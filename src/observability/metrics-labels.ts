@@ -3,7 +3,7 @@
 
 import type { Child, Phase } from '../daemon/machine-types.js';
 import { CHILDREN } from '../daemon/machine-types.js';
-import type { TokenErrorCode, TokenSourceName } from '../token/errors.js';
+import { TOKEN_SOURCES, type TokenErrorCode, type TokenSourceName } from '../token/errors.js';
 
 /** What an out-of-set label value is recorded as. */
 export const OTHER = 'other';
@@ -27,17 +27,7 @@ const PHASE_KEYS: Record<Phase, true> = {
 };
 
 export const PHASES: readonly Phase[] = Object.freeze(Object.keys(PHASE_KEYS) as Phase[]);
-export { CHILDREN };
-
-const SOURCE_KEYS: Record<TokenSourceName, true> = {
-  credentials: true,
-  file: true,
-  'admin-api': true,
-  'spire-server': true,
-};
-export const TOKEN_SOURCES: readonly TokenSourceName[] = Object.freeze(
-  Object.keys(SOURCE_KEYS) as TokenSourceName[],
-);
+export { CHILDREN, TOKEN_SOURCES };
 
 /** How one request to one token source ended; `empty` = the source had no token to give (not a failure). */
 export const TOKEN_RESULTS = [

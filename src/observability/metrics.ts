@@ -47,11 +47,14 @@ export interface Metrics {
   childRestart(child: Child): void;
   /** null (unknown or no SVID) removes the series, so no expiry alert can fire on a stale value. */
   identityExpiry(identity: Identity, expiresAt: Date | number | null): void;
+  /** 1 while an agent runs on an SVID inside the safety margin (it must rotate soon, or re-attest). */
+  identityExpiring(identity: Identity, expiring: boolean): void;
   bootstrapAttempt(result: AttemptResult): void;
   bootstrapDuration(seconds: number): void;
   ready(at: Date | number): void;
   tokenFilePresent(present: boolean): void;
   entriesReconciled(action: ReconcileAction, n: number): void;
+  configReload(result: 'success' | 'failure'): void;
   metricsText(): Promise<string>;
 }
 
@@ -105,6 +108,12 @@ function instruments(registry: Registry) {
       labelNames: ['child'],
       registers,
     }),
+    identityExpiring: new Gauge({
+      name: name('identity_expiring'),
+      help: 'Whether each agent started on an SVID that expires within identity_safety_margin_seconds.',
+      labelNames: ['identity'],
+      registers,
+    }),
     identityExpiry: new Gauge({
       name: name('identity_expiry_timestamp_seconds'),
       help: 'When each X.509 SVID expires, in Unix seconds; absent while unknown.',
@@ -127,6 +136,12 @@ function instruments(registry: Registry) {
     tokenFilePresent: new Gauge({
       name: name('token_file_present'),
       help: '1 while a join token file waits to be consumed, else 0.',
+      registers,
+    }),
+    reloads: new Counter({
+      name: name('config_reloads_total'),
+      help: 'Configuration reloads (SIGHUP or an edit of the file), by result; a failure keeps the running one.',
+      labelNames: ['result'],
       registers,
     }),
     entries: new Counter({
@@ -154,6 +169,7 @@ function precreate(m: Instruments): void {
     m.childRestarts.inc({ child }, 0);
   }
   for (const action of RECONCILE_ACTIONS) m.entries.inc({ action }, 0);
+  for (const result of ['success', 'failure']) m.reloads.inc({ result }, 0);
   m.tokenFilePresent.set(0);
 }
 
@@ -203,6 +219,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       if (Number.isFinite(seconds)) m.identityExpiry.set(labels, seconds);
       else m.identityExpiry.remove(labels);
     },
+    identityExpiring: (identity, expiring) =>
+      m.identityExpiring.set({ identity: pick(IDENTITIES, identity) }, expiring ? 1 : 0),
     bootstrapAttempt: (result) => m.attempts.inc({ result: pick(ATTEMPT_RESULTS, result) }),
     bootstrapDuration(seconds) {
       if (finiteNonNegative(seconds)) m.bootstrapDuration.set(seconds);
@@ -215,6 +233,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     entriesReconciled(action, n) {
       if (Number.isInteger(n) && n > 0) m.entries.inc({ action: pick(RECONCILE_ACTIONS, action) }, n);
     },
+    configReload: (result) => m.reloads.inc({ result: result === 'success' ? 'success' : 'failure' }),
     metricsText: () => registry.metrics(),
   };
 }

@@ -1,18 +1,11 @@
-// The daemon's status document (GET /status, `poller-bootstrap status`): a pure function of the machine state.
+// The daemon's status document (GET /status, `poller-bootstrap status`): a pure projection of the machine state,
+// the children's pids and what was last read of each identity. Every string is masked, so a join-token agent ID
+// shows by fingerprint wherever it appears.
 
-import type { MachineState, Phase } from '../daemon/machine-types.js';
+import { CHILDREN, type Child, type MachineState, type Phase } from '../daemon/machine-types.js';
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
 
 export { maskJoinTokenIds };
-
-/** One supervised child as the supervisor reports it; times are epoch milliseconds. */
-export interface ChildReport {
-  readonly name: string;
-  readonly status: string;
-  readonly pid: number | null;
-  readonly restarts: number;
-  readonly since: number | null;
-}
 
 /** What is known about one SVID; the SPIFFE ID may be a join-token agent ID and is masked on output. */
 export interface IdentityReport {
@@ -22,26 +15,9 @@ export interface IdentityReport {
 }
 
 export interface StatusInput {
-  readonly machine: Pick<MachineState, 'phase' | 'since' | 'lastError'>;
-  readonly children: readonly ChildReport[];
-  /** Keyed by role, e.g. `upstream`, `downstream`. */
-  readonly identity: Readonly<Record<string, IdentityReport>>;
-  readonly version: string;
-}
-
-export interface Status {
-  readonly phase: Phase;
-  readonly since: string;
-  readonly ready: boolean;
-  readonly children: readonly {
-    name: string;
-    status: string;
-    pid: number | null;
-    restarts: number;
-    since: string | null;
-  }[];
-  readonly identity: Readonly<Record<string, { spiffeId?: string; expiresAt?: string }>>;
-  readonly lastError: { readonly message: string; readonly at: string } | null;
+  readonly machine: MachineState;
+  readonly pids: Readonly<Partial<Record<Child, number | undefined>>>;
+  readonly identity: Readonly<Partial<Record<Child, IdentityReport>>>;
   readonly version: string;
 }
 
@@ -59,6 +35,7 @@ export function readiness(machine: Pick<MachineState, 'phase' | 'since'>): {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null | undefined): string | null => (ms == null ? null : iso(ms));
 
 // Applied to the whole document so a field added later cannot leak a token either.
 function maskAll<T>(value: T): T {
@@ -70,32 +47,57 @@ function maskAll<T>(value: T): T {
   return value;
 }
 
-function identityOut(report: IdentityReport): { spiffeId?: string; expiresAt?: string } {
-  const out: { spiffeId?: string; expiresAt?: string } = {};
-  if (report.spiffeId != null) out.spiffeId = report.spiffeId;
-  if (report.expiresAt != null) out.expiresAt = iso(report.expiresAt);
-  return out;
+function identityOf(input: StatusInput, child: Child) {
+  const report = input.identity[child] ?? {};
+  const known = child === 'nested-server' ? null : input.machine.identity[child];
+  return {
+    spiffeId: report.spiffeId ?? null,
+    expiresAt: isoOrNull(report.expiresAt ?? known?.expiresAt),
+    // What the last inspection found (valid, expiring inside the safety margin, expired, missing …).
+    status: known?.status ?? null,
+    reason: known?.reason ?? null,
+  };
 }
 
-/** Builds the status document; every string that could carry a join-token agent ID is masked. */
-export function buildStatus(input: StatusInput): Status {
+/** Builds the status document. */
+export function buildStatus(input: StatusInput) {
   const { machine } = input;
-  const lastError = machine.lastError;
+  const { lastError, pending } = machine;
   return maskAll({
     phase: machine.phase,
     since: iso(machine.since),
     ready: isReadyPhase(machine.phase),
-    children: input.children.map((c) => ({
-      name: c.name,
-      status: c.status,
-      pid: c.pid,
-      restarts: c.restarts,
-      since: c.since === null ? null : iso(c.since),
-    })),
-    identity: Object.fromEntries(
-      Object.entries(input.identity).map(([role, report]) => [role, identityOut(report)]),
+    step: machine.step,
+    pending: pending === null ? null : { ...pending, dueAt: iso(pending.dueAt) },
+    children: CHILDREN.map((name) => {
+      const c = machine.children[name];
+      return {
+        name,
+        status: c.status,
+        pid: input.pids[name] ?? null,
+        restarts: c.restarts,
+        startedAt: isoOrNull(c.startedAt),
+        readyAt: isoOrNull(c.readyAt),
+        readyDeadline: isoOrNull(c.deadlineAt),
+      };
+    }),
+    identity: Object.fromEntries(CHILDREN.map((child) => [child, identityOf(input, child)])),
+    tokens: Object.fromEntries(
+      Object.entries(machine.tokens).map(([agent, t]) => [
+        agent,
+        t === null
+          ? null
+          : {
+              source: t.source,
+              fingerprint: t.fingerprint,
+              expiresAt: isoOrNull(t.expiresAt),
+              release: t.release,
+            },
+      ]),
     ),
-    lastError: lastError === null ? null : { message: lastError.message, at: iso(lastError.at) },
+    lastError: lastError === null ? null : { ...lastError, at: iso(lastError.at) },
     version: input.version,
   });
 }
+
+export type Status = ReturnType<typeof buildStatus>;

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAgentData, parseKeysFile } from './agent-data.js';
+import { spiffeIdFromSan } from './spiffe-id.js';
 
 export type IdentityStatus = 'valid' | 'expiring' | 'expired' | 'missing' | 'no-key' | 'corrupt';
 
@@ -18,23 +19,6 @@ export interface IdentityAssessment {
 /** The expiry (notAfter) of a PEM or DER certificate. */
 export function certificateExpiry(cert: string | Buffer): Date {
   return new Date(Date.parse(new X509Certificate(cert).validTo));
-}
-
-// Node renders SANs as `URI:spiffe://…, DNS:…`, quoting a value that contains a separator.
-function spiffeIdOf(cert: X509Certificate): string | undefined {
-  for (const entry of (cert.subjectAltName ?? '').split(', ')) {
-    if (!entry.startsWith('URI:')) continue;
-    let uri = entry.slice(4);
-    if (uri.startsWith('"')) {
-      try {
-        uri = JSON.parse(uri) as string;
-      } catch {
-        continue;
-      }
-    }
-    if (uri.startsWith('spiffe://')) return uri;
-  }
-  return undefined;
 }
 
 function formatSeconds(ms: number): string {
@@ -60,7 +44,7 @@ export function assessIdentity(
   const leaf = data.value.svid[0];
   if (leaf === undefined) return { status: 'missing', reason: 'agent-data.json holds no SVID' };
 
-  const spiffeId = spiffeIdOf(leaf);
+  const spiffeId = spiffeIdFromSan(leaf.subjectAltName);
   if (spiffeId === undefined)
     return { status: 'corrupt', reason: 'the stored SVID has no spiffe:// URI SAN' };
   const expiresAt = certificateExpiry(leaf.raw);

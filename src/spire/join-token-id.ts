@@ -12,3 +12,11 @@ export function maskJoinTokenIds(text: string): string {
     MASKED.test(token) ? whole : `${prefix}${fingerprint(token)}…`,
   );
 }
+
+const JOIN_TOKEN_ID = /\/spire\/agent\/join_token\/([^/]+)$/;
+
+/** For a join-token agent ID, the fingerprint of the token it was attested with; null for any other ID. */
+export function attestedTokenFingerprint(spiffeId: string | undefined): string | null {
+  const token = spiffeId === undefined ? undefined : JOIN_TOKEN_ID.exec(spiffeId)?.[1];
+  return token === undefined || MASKED.test(token) ? null : fingerprint(token);
+}

@@ -108,7 +108,7 @@ export function renderDownstreamAgentConfig(
       dataDir: layout.downstreamAgent.dataDir,
       keysDir: layout.downstreamAgent.keysDir,
       socketPath: layout.downstreamAgent.socketPath,
-      serverAddress: loopbackAddress(config.nestedServer.bindAddress),
+      serverAddress: nestedServerHost(config),
       serverPort: config.nestedServer.bindPort,
       trustBundle: attr('trust_bundle_path', options.trustBundlePath),
       joinToken: options.joinToken,
@@ -119,8 +119,9 @@ export function renderDownstreamAgentConfig(
   );
 }
 
-// The nested server may listen on a wildcard address; the downstream agent always dials it on this host.
-function loopbackAddress(bindAddress: string): string {
+/** Where this host reaches the nested server: it may listen on a wildcard address, but is dialled on loopback. */
+export function nestedServerHost(config: Config): string {
+  const { bindAddress } = config.nestedServer;
   if (bindAddress === '0.0.0.0') return '127.0.0.1';
   if (bindAddress === '::' || bindAddress === '[::]') return '::1';
   return bindAddress;

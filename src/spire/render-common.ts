@@ -2,12 +2,7 @@
 
 import type { Config, Selector } from '../config/types.js';
 import { attr, block, type HclNode } from './hcl.js';
-import {
-  formatSpireVersion,
-  mustParseSpireVersion,
-  type SpireVersion,
-  supportsJoinTokenFile,
-} from './version.js';
+import { formatSpireVersion, type SpireVersion, supportsJoinTokenFile } from './version.js';
 
 /** How a rendered agent config carries its join token. */
 export type JoinTokenRef =
@@ -35,7 +30,7 @@ export interface RenderOptions {
 }
 
 export function targetVersion(config: Config, options: RenderOptions | undefined): SpireVersion {
-  return options?.version ?? mustParseSpireVersion(config.spire.version);
+  return options?.version ?? config.spire.version;
 }
 
 /** Picks the token form the target accepts: join_token_file from 1.13.3 (no secret in the config), else inline. */

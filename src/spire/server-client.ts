@@ -1,5 +1,7 @@
-// A thin client of a SPIRE server's admin socket (the nested server): join tokens, the bundle, entries.
+// A thin client of a SPIRE server's admin socket: its bundle and registration entries (join tokens are minted by
+// the token layer, src/token/source-spire-server.ts).
 import * as grpc from '@grpc/grpc-js';
+import { SpireApiError } from './api-error.js';
 import { callUnary, services } from './proto.js';
 import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
 import { parseSpiffeId } from './spiffe-id.js';
@@ -45,39 +47,32 @@ function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
   };
 }
 
-/** Fails on any batch result other than OK (and ALREADY_EXISTS where that means "done"). */
-function checkResults(what: string, results: BatchResult[], okCodes: number[] = [grpc.status.OK]): void {
-  const bad = results.filter((r) => !okCodes.includes(r.status.code));
-  if (bad.length > 0) {
-    throw new Error(
-      `${what}: ${bad.map((r) => `${grpc.status[r.status.code]} ${r.status.message}`).join('; ')}`,
-    );
-  }
-}
-
-/** Admin-socket client of one SPIRE server; `close` when done. */
+/** Admin-socket client of one SPIRE server; `close` when done. Every failure is a SpireApiError. */
 export function serverClient(socketPath: string, timeoutMs = 10_000) {
   const creds = grpc.credentials.createInsecure();
   const target = `unix:${socketPath}`;
-  const agent = new services.agent(target, creds);
   const entry = new services.entry(target, creds);
   const bundle = new services.bundle(target, creds);
-  const call = <T>(client: grpc.Client, method: string, req: object) =>
-    callUnary<T>(client, method, req, { deadline: new Date(Date.now() + timeoutMs) });
+  const names = new Map<grpc.Client, string>([
+    [entry, 'Entry'],
+    [bundle, 'Bundle'],
+  ]);
+  const call = async <T>(client: grpc.Client, method: string, req: object): Promise<T> => {
+    const name = `${names.get(client)}.${method}`;
+    try {
+      return await callUnary<T>(client, method, req, { deadline: new Date(Date.now() + timeoutMs) });
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      throw new SpireApiError(name, target, e.code ?? grpc.status.UNKNOWN, e.details ?? e.message, err);
+    }
+  };
+  /** Fails on the first batch result other than OK (and ALREADY_EXISTS where that means "done"). */
+  const check = (method: string, results: BatchResult[], okCodes: number[] = [grpc.status.OK]): void => {
+    const bad = results.find((r) => !okCodes.includes(r.status.code));
+    if (bad) throw new SpireApiError(`Entry.${method}`, target, bad.status.code, bad.status.message);
+  };
 
   return {
-    /** Mints a join token whose agent also gets the alias `agentId` (SPIRE's CreateJoinToken agent_id). */
-    async createJoinToken(
-      ttlSeconds: number,
-      agentId?: string,
-    ): Promise<{ value: string; expiresAt: number }> {
-      const res = await call<{ value: string; expires_at: number }>(agent, 'CreateJoinToken', {
-        ttl: ttlSeconds,
-        ...(agentId ? { agent_id: toMsg(agentId) } : {}),
-      });
-      return { value: res.value, expiresAt: res.expires_at * 1000 };
-    },
-
     /** The server's X.509 roots (DER). */
     async x509Roots(): Promise<Buffer[]> {
       const res = await call<{ x509_authorities: { asn1: Buffer }[] }>(bundle, 'GetBundle', {});
@@ -117,23 +112,22 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
         const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', {
           entries: plan.create.map(entryMsg),
         });
-        checkResults('creating entries', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
+        check('BatchCreateEntry', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
       }
       if (plan.update.length) {
         const res = await call<{ results: BatchResult[] }>(entry, 'BatchUpdateEntry', {
           entries: plan.update.map(entryMsg),
           input_mask: { selectors: true, x509_svid_ttl: true, jwt_svid_ttl: true, hint: true },
         });
-        checkResults('updating entries', res.results);
+        check('BatchUpdateEntry', res.results);
       }
       if (plan.delete.length) {
         const res = await call<{ results: BatchResult[] }>(entry, 'BatchDeleteEntry', { ids: plan.delete });
-        checkResults('deleting entries', res.results, [grpc.status.OK, grpc.status.NOT_FOUND]);
+        check('BatchDeleteEntry', res.results, [grpc.status.OK, grpc.status.NOT_FOUND]);
       }
     },
 
     close(): void {
-      agent.close();
       entry.close();
       bundle.close();
     },

@@ -1,5 +1,6 @@
 // A SPIRE server's own identity as its agents see it: the TLS chain it serves (its SVID, then its CA).
 import { connect, type DetailedPeerCertificate } from 'node:tls';
+import { spiffeIdFromSan } from './spiffe-id.js';
 
 export interface ServerIdentity {
   spiffeId: string | undefined;
@@ -26,7 +27,7 @@ export function peekServerIdentity(host: string, port: number, timeoutMs = 5_000
         ca = ca.issuerCertificate;
       socket.end();
       resolve({
-        spiffeId: /URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectaltname ?? '')?.[1],
+        spiffeId: spiffeIdFromSan(leaf.subjectaltname),
         caExpiresAt: new Date(ca.valid_to),
       });
     });

@@ -32,3 +32,23 @@ export function parseSpiffeId(id: string): SpiffeIdParts | { problem: string } {
   }
   return { trustDomain, path };
 }
+
+/**
+ * The spiffe:// URI SAN of a certificate, from Node's `subjectAltName` text (`URI:spiffe://…, DNS:…`), which
+ * quotes a value that contains a separator.
+ */
+export function spiffeIdFromSan(san: string | undefined): string | undefined {
+  for (const entry of (san ?? '').split(', ')) {
+    if (!entry.startsWith('URI:')) continue;
+    let uri = entry.slice(4);
+    if (uri.startsWith('"')) {
+      try {
+        uri = JSON.parse(uri) as string;
+      } catch {
+        continue;
+      }
+    }
+    if (uri.startsWith('spiffe://')) return uri;
+  }
+  return undefined;
+}

@@ -1,9 +1,19 @@
-// The shapes a supervised child exposes: its options, its observable state and how a run ended.
+// The shapes a supervised child exposes: what to run, its options, its observable state and how a run ended.
 import type { Logger } from '../observability/logger.js';
 import type { ParsedLine } from './logrus.js';
 import type { Readiness } from './readiness.js';
 
 export type ChildStatus = 'idle' | 'starting' | 'ready' | 'exited' | 'stopped';
+
+/** What one run executes; given at every start, so a reload can change the command, environment or probe. */
+export interface ChildSpec {
+  command: string;
+  args?: readonly string[];
+  /** The child's whole environment besides PATH: the daemon's own environment (secrets) is never inherited. */
+  env?: Readonly<Record<string, string>>;
+  /** Without it the child counts as ready once spawned. */
+  readiness?: Readiness;
+}
 
 export interface ChildState {
   name: string;
@@ -22,7 +32,7 @@ export interface ChildExit {
   exitCode: number | undefined;
   signal: string | undefined;
   reason: string;
-  /** How long the run lasted, for the restart policy's stable-period reset. */
+  /** How long the run lasted. */
   upMs: number;
   /** The last output lines (masked), oldest first. */
   lines: readonly string[];
@@ -32,16 +42,12 @@ export interface ChildExit {
 
 export interface ChildOptions {
   name: string;
-  command: string;
-  args?: readonly string[];
-  /** The child's whole environment besides PATH: the daemon's own environment (secrets) is never inherited. */
-  env?: Readonly<Record<string, string>>;
-  /** Without it the child counts as ready once spawned. */
-  readiness?: Readiness;
+  logger: Logger;
+  /** SIGTERM, then SIGKILL after this long. Default 10 s. */
+  graceMs?: number;
   /** Called for every output line (stdout and stderr), after masking; e.g. to spot a refused join token. */
   onLine?: (parsed: ParsedLine, raw: string) => void;
   onExit?: (exit: ChildExit) => void;
-  logger: Logger;
   /** How many output lines an exit keeps. Default 50. */
   tailLines?: number;
   /** Readiness poll interval. Default 50 ms. */

@@ -1,5 +1,5 @@
 // One supervised child process (a SPIRE agent or server): start it with an explicit environment, re-log its
-// output, wait for readiness, and stop it with SIGTERM escalating to SIGKILL.
+// output, wait for readiness, and stop it with SIGTERM escalating to SIGKILL (execa's forceKillAfterDelay).
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -7,33 +7,31 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Logger } from '../observability/logger.js';
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
-import type { ChildExit, ChildOptions, ChildState, ChildStatus } from './child-types.js';
+import type { ChildExit, ChildOptions, ChildSpec, ChildState, ChildStatus } from './child-types.js';
 import { ChildError, describeExit } from './errors.js';
 import { parseLogrusLine } from './logrus.js';
-import { type ReadinessProbe, toProbe } from './readiness.js';
+import { toProbe } from './readiness.js';
 
-export type { ChildExit, ChildOptions, ChildState, ChildStatus };
+export type { ChildExit, ChildOptions, ChildSpec, ChildState, ChildStatus };
 
-interface RunCore {
+interface Run {
   subprocess: ReturnType<typeof spawn>;
+  spec: ChildSpec;
   startedAtMs: number;
-  /** Aborted when the run ends: cancels the SIGKILL timer and any readiness wait. */
+  /** Aborted when the run ends: cancels any readiness wait. */
   ended: AbortController;
   spawned: boolean;
   stopReason: string | undefined;
-  killing: boolean;
   exit: ChildExit | undefined;
-}
-
-interface Run extends RunCore {
   exited: Promise<ChildExit>;
 }
 
 // pino writes these keys itself; a child field with the same name would produce a duplicate JSON key.
 const RESERVED = new Set(['child', 'level', 'time', 'msg', 'pid', 'hostname']);
 
-function spawn(command: string, args: readonly string[], env: Record<string, string>) {
-  return execa(command, [...args], {
+function spawn(spec: ChildSpec, graceMs: number) {
+  const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...spec.env };
+  return execa(spec.command, [...(spec.args ?? [])], {
     env,
     extendEnv: false,
     stdin: 'ignore',
@@ -41,9 +39,9 @@ function spawn(command: string, args: readonly string[], env: Record<string, str
     stderr: 'pipe',
     buffer: false,
     reject: false,
-    // Kills the child if the daemon itself dies; escalation on stop() is ours, per call.
+    // Kills the child if the daemon itself exits; kill() escalates from SIGTERM to SIGKILL after the grace.
     cleanup: true,
-    forceKillAfterDelay: false,
+    forceKillAfterDelay: graceMs,
   });
 }
 
@@ -51,7 +49,6 @@ function spawn(command: string, args: readonly string[], env: Record<string, str
 export class Child {
   readonly #options: ChildOptions;
   readonly #log: Logger;
-  readonly #probe: ReadinessProbe | undefined;
   #run: Run | undefined;
   #status: ChildStatus = 'idle';
   #restarts = 0;
@@ -60,7 +57,6 @@ export class Child {
   constructor(options: ChildOptions) {
     this.#options = options;
     this.#log = options.logger.child({ child: options.name });
-    this.#probe = options.readiness === undefined ? undefined : toProbe(options.readiness);
   }
 
   get state(): ChildState {
@@ -77,39 +73,43 @@ export class Child {
     };
   }
 
+  get pid(): number | undefined {
+    return this.state.pid;
+  }
+
   /** Spawns the child; throws if the current run has not ended. */
-  start(): void {
-    const { name, command, args = [], env = {} } = this.#options;
+  start(spec: ChildSpec): void {
+    const { name } = this.#options;
     if (this.#run !== undefined && this.#run.exit === undefined) {
       throw new ChildError(`${name} is already running`, { child: name, phase: 'start' });
     }
     if (this.#run !== undefined) this.#restarts++;
     this.#tail = [];
-    const fullEnv = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...env };
-    const subprocess = spawn(command, args, fullEnv);
-    const core: RunCore = {
+    const subprocess = spawn(spec, this.#options.graceMs ?? 10_000);
+    const run = {
       subprocess,
+      spec,
       startedAtMs: Date.now(),
       ended: new AbortController(),
       spawned: false,
       stopReason: undefined,
-      killing: false,
       exit: undefined,
-    };
+    } as Omit<Run, 'exited'> as Run;
     subprocess.once('spawn', () => {
-      core.spawned = true;
+      run.spawned = true;
     });
     const closed = [subprocess.stdout, subprocess.stderr].map((stream) => this.#readLines(stream));
     // One mutable record per run: the exit handler and stop() write to the same object the getters read.
-    this.#run = Object.assign(core, { exited: this.#awaitExit(core, closed) });
+    run.exited = this.#awaitExit(run, closed);
+    this.#run = run;
     this.#status = 'starting';
     this.#log.info({ pid: subprocess.pid, restarts: this.#restarts }, 'child started');
   }
 
   /** Resolves once the readiness probe succeeds; rejects with a ChildError if the child ends first. */
   async ready(signal?: AbortSignal): Promise<void> {
-    const run = this.#requireRun('ready');
-    const probe = this.#probe ?? (async () => run.spawned);
+    const run = this.#requireRun();
+    const probe = run.spec.readiness === undefined ? async () => run.spawned : toProbe(run.spec.readiness);
     const waitSignal = signal === undefined ? run.ended.signal : AbortSignal.any([run.ended.signal, signal]);
     for (;;) {
       if (run.exit !== undefined) throw this.#exitError(run.exit);
@@ -128,37 +128,30 @@ export class Child {
   }
 
   /**
-   * Stops the child: SIGTERM, then SIGKILL after `graceMs`. The first reason wins: stopping a child that
+   * Stops the child: SIGTERM, then SIGKILL after the grace. The first reason wins: stopping a child that
    * already ended, or stopping twice, keeps the reason recorded first.
    */
-  async stop(options: { graceMs: number; reason?: string }): Promise<ChildExit | undefined> {
+  async stop(reason = 'stopped'): Promise<ChildExit | undefined> {
     const run = this.#run;
     if (run === undefined) return undefined;
-    if (run.exit === undefined) {
-      run.stopReason ??= options.reason ?? 'stopped';
-      if (!run.killing) {
-        run.killing = true;
-        run.subprocess.kill('SIGTERM');
-        delay(options.graceMs, undefined, { signal: run.ended.signal }).then(
-          () => {
-            this.#log.warn({ graceMs: options.graceMs }, 'child ignored SIGTERM; sending SIGKILL');
-            run.subprocess.kill('SIGKILL');
-          },
-          () => undefined,
-        );
-      }
+    if (run.exit === undefined && run.stopReason === undefined) {
+      run.stopReason = reason;
+      run.subprocess.kill();
     }
     return run.exited;
   }
 
   /** The end of the current run; rejects only if the child was never started. */
   exited(): Promise<ChildExit> {
-    return this.#requireRun('ready').exited;
+    return this.#requireRun().exited;
   }
 
-  #requireRun(phase: 'ready'): Run {
+  #requireRun(): Run {
     if (this.#run === undefined) {
-      throw new ChildError(`${this.#options.name} was never started`, { child: this.#options.name, phase });
+      throw new ChildError(`${this.#options.name} was never started`, {
+        child: this.#options.name,
+        phase: 'ready',
+      });
     }
     return this.#run;
   }
@@ -185,7 +178,7 @@ export class Child {
     }
   }
 
-  async #awaitExit(run: RunCore, closed: Promise<void>[]): Promise<ChildExit> {
+  async #awaitExit(run: Run, closed: Promise<void>[]): Promise<ChildExit> {
     const result = await run.subprocess;
     // Output lines are delivered before the exit is reported, so the tail is complete.
     await Promise.all(closed);
@@ -202,6 +195,12 @@ export class Child {
     run.ended.abort();
     if (this.#run === run) this.#status = run.stopReason === undefined ? 'exited' : 'stopped';
     const { exitCode, signal, reason, upMs } = exit;
+    if (result.isForcefullyTerminated) {
+      this.#log.warn(
+        { graceMs: this.#options.graceMs ?? 10_000 },
+        'child ignored SIGTERM; it was killed with SIGKILL',
+      );
+    }
     const level = run.stopReason === undefined ? 'warn' : 'info';
     this.#log[level](
       { exitCode, signal, reason, upMs, err: exit.spawnError },

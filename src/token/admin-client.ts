@@ -132,22 +132,45 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
         });
       }
       const body = toWireRequest(request);
+      const send = (headers: Record<string, string>) =>
+        postJson(ctx, JOIN_TOKENS, body, headers, signal).catch((err: unknown) => {
+          throw mintOutcome(err);
+        });
       const hadSession = bearer !== undefined;
       let [headers, cred] = await authenticate(signal);
-      let reply = await postJson(ctx, JOIN_TOKENS, body, headers, signal);
+      let reply = await send(headers);
       // A cached session may simply have expired: log in again once; a fresh refusal is final.
       if (reply.status === 401 && auth.kind === 'login' && hadSession) {
         bearer = undefined;
         [headers, cred] = await authenticate(signal);
-        reply = await postJson(ctx, JOIN_TOKENS, body, headers, signal);
+        reply = await send(headers);
       }
-      if (reply.status !== 201 && reply.status !== 200) throw statusError(ctx, reply, JOIN_TOKENS, cred);
-      return parseMinted(reply);
+      if (reply.status !== 201 && reply.status !== 200) {
+        throw mintOutcome(statusError(ctx, reply, JOIN_TOKENS, cred));
+      }
+      try {
+        return parseMinted(reply);
+      } catch (err) {
+        throw mintOutcome(err);
+      }
     },
     async close() {
       await dispatcher.close();
     },
   };
+}
+
+// Answers that come before any minting: no connection, refused credentials, no such route, throttled, disabled.
+const BEFORE_MINTING = new Set([401, 403, 404, 429, 503]);
+
+/**
+ * Marks a failed mint request that reached the server as one that may have created a token: core mints before it
+ * validates `downstream` (a 400 or 502 can follow a mint), and a timeout or an unreadable 201 says nothing.
+ */
+function mintOutcome(err: unknown): unknown {
+  if (!(err instanceof TokenError)) return err;
+  const unreached = err.status === undefined && (err.code === 'unavailable' || err.code === 'config');
+  return unreached || BEFORE_MINTING.has(err.status ?? 0) ? err : err.minted();
 }
 
 function parseMinted(reply: HttpReply): MintedToken {

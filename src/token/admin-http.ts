@@ -1,7 +1,7 @@
-import type { Agent } from 'undici';
-import { parseRetryAfter } from './backoff.js';
+import { type Agent, fetch, type Response } from 'undici';
+import { flattenControlChars } from '../common/control-chars.js';
 import { type AdminCredential, redact, TokenError } from './errors.js';
-import { flattenControlChars } from './value.js';
+import { parseRetryAfter } from './retry-after.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -42,9 +42,9 @@ export async function postJson(
       body: JSON.stringify(body),
       redirect: 'error',
       signal: combined,
-      // Node's fetch is undici 6 inside; an undici 6 Agent carries the custom CA and connect timeout.
+      // undici's own fetch with its own Agent (custom CA, connect timeout): never mixed with Node's built-in one.
       dispatcher: ctx.dispatcher,
-    } as RequestInit);
+    });
     const text = await readCapped(res, where);
     return {
       status: res.status,

@@ -1,5 +1,5 @@
+import { hasControlChar } from '../common/control-chars.js';
 import { parseSpiffeId } from '../spire/spiffe-id.js';
-import { hasControlChar } from './value.js';
 
 /** The downstream registration entry the admin API creates under the new token's agent ID. */
 export interface DownstreamSpec {

@@ -1,5 +1,21 @@
+/**
+ * Every place a token may come from, in the default order (DESIGN §3 acquire-token); the last one mints the
+ * downstream agent's tokens and is not a configurable source.
+ */
+export const TOKEN_SOURCES = ['credentials', 'file', 'admin-api', 'spire-server', 'nested-server'] as const;
+export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
+/** The sources `token.sources` may name. */
+export const CONFIG_TOKEN_SOURCES = TOKEN_SOURCES.filter(
+  (s): s is Exclude<TokenSourceName, 'nested-server'> => s !== 'nested-server',
+);
+export type ConfigTokenSource = (typeof CONFIG_TOKEN_SOURCES)[number];
+/** The sources that create a token on request (the others read one that exists). */
+export const MINTING_SOURCES: ReadonlySet<TokenSourceName> = new Set([
+  'admin-api',
+  'spire-server',
+  'nested-server',
+]);
 /** Where a token came from, or which part of this layer failed. */
-export type TokenSourceName = 'credentials' | 'file' | 'admin-api' | 'spire-server';
 export type TokenErrorSource = TokenSourceName | 'store';
 
 /** What went wrong, for metrics labels and status output. */
@@ -33,6 +49,8 @@ export interface TokenErrorFields {
   retryAfterMs?: number;
   credential?: AdminCredential;
   path?: string;
+  /** The request reached a minting server and may have created a token before failing (rate limit). */
+  mayHaveMinted?: boolean;
   cause?: unknown;
 }
 
@@ -51,6 +69,7 @@ export class TokenError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly credential: AdminCredential | undefined;
   readonly path: string | undefined;
+  readonly mayHaveMinted: boolean;
 
   constructor(message: string, fields: TokenErrorFields) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -62,6 +81,24 @@ export class TokenError extends Error {
     this.retryAfterMs = fields.retryAfterMs;
     this.credential = fields.credential;
     this.path = fields.path;
+    this.mayHaveMinted = fields.mayHaveMinted ?? false;
+  }
+
+  /** The same error, marked as one that may have left a minted token behind. */
+  minted(): TokenError {
+    if (this.mayHaveMinted) return this;
+    const { code, source, retry, status, retryAfterMs, credential, path } = this;
+    return new TokenError(this.message, {
+      code,
+      source,
+      retry,
+      status,
+      retryAfterMs,
+      credential,
+      path,
+      mayHaveMinted: true,
+      cause: this,
+    });
   }
 }
 

@@ -7,6 +7,8 @@ import type { AcquiredToken, TokenSource } from './sources.js';
 import { checkToken } from './value.js';
 
 export interface SpireServerSourceOptions {
+  /** 'nested-server' when it mints the downstream agent's tokens. Default 'spire-server'. */
+  name?: 'spire-server' | 'nested-server';
   /** The SPIRE server admin socket (default there: /tmp/spire-server/private/api.sock). */
   socketPath: string;
   /** Token lifetime in seconds; SPIRE refuses ttl < 1. */
@@ -25,6 +27,14 @@ interface JoinTokenReply {
 }
 
 const { status } = grpc;
+// Codes after which the server may have created the token before the answer was lost.
+const MAYBE_MINTED = new Set<number>([
+  status.DEADLINE_EXCEEDED,
+  status.UNKNOWN,
+  status.INTERNAL,
+  status.CANCELLED,
+]);
+
 const CLASSES: Partial<Record<number, [TokenErrorCode, RetryClass]>> = {
   [status.UNAVAILABLE]: ['unavailable', 'backoff'],
   [status.RESOURCE_EXHAUSTED]: ['unavailable', 'backoff'],
@@ -35,17 +45,18 @@ const CLASSES: Partial<Record<number, [TokenErrorCode, RetryClass]>> = {
   [status.UNIMPLEMENTED]: ['protocol', 'slow'],
 };
 
-/** Direct mode: Agent.CreateJoinToken over the SPIRE server admin unix socket. */
+/** Agent.CreateJoinToken over a SPIRE server's admin unix socket: the cluster server (direct mode) or the nested one. */
 export function spireServerSource(options: SpireServerSourceOptions): TokenSource {
   const agentId = checkOptions(options);
   const target = `unix:${options.socketPath}`;
+  const name = options.name ?? 'spire-server';
   return {
-    name: 'spire-server',
+    name,
     async acquire(signal) {
       const request = { ttl: options.ttlSeconds, token: '', ...(agentId ? { agent_id: agentId } : {}) };
-      const reply = await call(target, request, options.timeoutMs ?? 10_000, signal);
-      const token = checkToken(reply.value, 'spire-server', `the SPIRE server at ${target}`);
-      const got: AcquiredToken = { token, source: 'spire-server', fingerprint: fingerprint(token) };
+      const reply = await call(name, target, request, options.timeoutMs ?? 10_000, signal);
+      const token = checkToken(reply.value, name, `the SPIRE server at ${target}`);
+      const got: AcquiredToken = { token, source: name, fingerprint: fingerprint(token) };
       if (reply.expires_at > 0) got.expiresAt = new Date(reply.expires_at * 1000);
       if (options.trustDomain)
         got.parentId = `spiffe://${options.trustDomain}/spire/agent/join_token/${token}`;
@@ -55,6 +66,7 @@ export function spireServerSource(options: SpireServerSourceOptions): TokenSourc
 }
 
 async function call(
+  source: 'spire-server' | 'nested-server',
   target: string,
   request: object,
   timeoutMs: number,
@@ -72,13 +84,7 @@ async function call(
     const [code, retry] = CLASSES[e.code] ?? (['unavailable', 'backoff'] as const);
     throw new TokenError(
       `SPIRE server at ${target} failed CreateJoinToken (${status[e.code]}: ${e.details})`,
-      {
-        code,
-        retry,
-        source: 'spire-server',
-        status: e.code,
-        cause: err,
-      },
+      { code, retry, source, status: e.code, mayHaveMinted: MAYBE_MINTED.has(e.code), cause: err },
     );
   } finally {
     client.close();

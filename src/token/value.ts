@@ -1,4 +1,5 @@
-import { TokenError, type TokenErrorSource } from './errors.js';
+import { hasControlChar } from '../common/control-chars.js';
+import { MINTING_SOURCES, TokenError, type TokenErrorSource, type TokenSourceName } from './errors.js';
 
 // SPIRE turns the token into the agent ID spiffe://<td>/spire/agent/join_token/<token> with
 // spiffeid.FromSegments, so a token must be a valid SPIFFE path segment; it also lands in HCL and files.
@@ -21,34 +22,14 @@ export function checkToken(raw: string, source: TokenErrorSource, where: string)
   const token = raw.trim();
   const problem = tokenProblem(token);
   if (problem) {
+    // A server that minted an unusable token may do better next time; a bad file needs a person.
+    const minted = MINTING_SOURCES.has(source as TokenSourceName);
     throw new TokenError(`join token from ${where} ${problem}`, {
       code: 'invalid-token',
       source,
-      retry: source === 'admin-api' || source === 'spire-server' ? 'backoff' : 'slow',
+      retry: minted ? 'backoff' : 'slow',
+      mayHaveMinted: minted,
     });
   }
   return token;
-}
-
-/** True when text holds a C0 control character or DEL (they would break HCL, headers and log lines). */
-export function hasControlChar(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-/** Text with every run of control characters replaced by one space. */
-export function flattenControlChars(text: string): string {
-  let out = '';
-  let inRun = false;
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    const control = c < 0x20 || c === 0x7f;
-    if (!control) out += ch;
-    else if (!inRun) out += ' ';
-    inRun = control;
-  }
-  return out;
 }

@@ -60,6 +60,8 @@ describe('metrics, status, audit', () => {
     expect(events.map((e) => [e.event, e.source])).toEqual([
       ['token-acquired', 'admin-api'],
       ['token-consumed', 'admin-api'],
+      ['token-acquired', 'nested-server'],
+      ['token-consumed', 'nested-server'],
     ]);
 
     // A killed upstream agent moves its restart counter.

@@ -58,6 +58,29 @@ describe('poller-bootstrap status', () => {
     expect(paths).toEqual(['/status']);
   });
 
+  it('says what the daemon waits for, the cause code and the fix', async () => {
+    const waiting = {
+      ...STATUS,
+      phase: 'backoff',
+      pending: { timer: 'token-retry', agent: 'upstream-agent', dueAt: '2025-01-02T03:09:05.000Z' },
+      identity: { 'upstream-agent': { spiffeId: null, expiresAt: null, status: 'missing', reason: 'none' } },
+      lastError: {
+        code: 'unauthorized',
+        message: 'admin API refused the API key (401 Invalid API key)',
+        hint: 'check the credential file named in admin_api',
+        at: '2025-01-02T03:04:05.000Z',
+      },
+    };
+    const { url } = await serve(200, JSON.stringify(waiting));
+    const { stdout } = await cli(['status', '--url', url]);
+    expect(stdout).toContain('waiting:    token-retry (upstream-agent) until 2025-01-02T03:09:05.000Z\n');
+    expect(stdout).toContain('  upstream-agent    expires - (missing)\n');
+    expect(stdout).toContain(
+      'last error: [unauthorized] admin API refused the API key (401 Invalid API key) (at 2025-01-02T03:04:05.000Z)\n' +
+        '  fix:      check the credential file named in admin_api\n',
+    );
+  });
+
   it('prints the JSON document with --json', async () => {
     const { url } = await serve(200, JSON.stringify(STATUS));
     const { code, stdout } = await cli(['status', '--json', '-u', `${url}/`]);

@@ -55,7 +55,7 @@ describe('defaults', () => {
       spire: {
         agentPath: '/opt/spire/bin/spire-agent',
         serverPath: '/opt/spire/bin/spire-server',
-        version: '1.13.3',
+        version: { major: 1, minor: 13, patch: 3, prerelease: null },
       },
       downstream: {
         spiffeId: 'spiffe://carverauto.dev/ns/edge/poller-nested-spire',

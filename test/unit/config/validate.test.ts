@@ -61,8 +61,8 @@ describe('one message per problem, naming the key, echoing the value, saying wha
     ['wrong type', { state_dir: 7 }, 'state_dir: expected an absolute path, got 7'],
     [
       'log level',
-      { log_level: 'trace' },
-      'log_level: expected one of "debug", "info", "warn", "error", got "trace"',
+      { log_level: 'verbose' },
+      'log_level: expected one of "trace", "debug", "info", "warn", "error", "fatal", got "verbose"',
     ],
     [
       'safety margin',
@@ -282,7 +282,7 @@ describe('collecting problems', () => {
       }),
     ).toEqual([
       'extra: unknown key',
-      'log_level: expected one of "debug", "info", "warn", "error", got "verbose"',
+      'log_level: expected one of "trace", "debug", "info", "warn", "error", "fatal", got "verbose"',
       'upstream.server_port: expected an integer from 1 to 65535, got 0',
       'upstream.server_address: expected the upstream SPIRE server host name or IP address, got nothing',
       'upstream.trust_bundle_path: expected the path of the upstream trust bundle (or upstream.insecure_bootstrap: true), got nothing',

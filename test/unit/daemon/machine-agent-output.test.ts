@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAgentExit, classifyAgentLine } from '../../../src/daemon/machine.js';
+import { tokenRefusalIn } from '../../../src/daemon/machine-agent-output.js';
 
 // Shaped like spire-agent's warnings while it retries attestation (text and JSON log formats).
 const REJECTED_TEXT =
@@ -12,26 +12,14 @@ const EXPIRED_JSON = JSON.stringify({
   msg: 'Failed to retrieve attestation result',
 });
 
-describe('classifyAgentLine', () => {
+describe('tokenRefusalIn', () => {
   it.each([
     [REJECTED_TEXT, 'token-rejected'],
     [EXPIRED_JSON, 'token-expired'],
-    ['level=error msg="Agent crashed" error="join token was not provided"', 'other'],
-    ['level=info msg="SVID loaded" spiffe_id="spiffe://example.org/spire/agent/join_token/x"', 'other'],
-    ['', 'other'],
-  ])('%s → %s', (line, reason) => {
-    expect(classifyAgentLine(line)).toBe(reason);
-  });
-});
-
-describe('classifyAgentExit', () => {
-  it('takes the first refusal: an expired token is reported as missing on every retry after the first', () => {
-    expect(classifyAgentExit(['level=info msg="Starting agent"', EXPIRED_JSON, REJECTED_TEXT])).toBe(
-      'token-expired',
-    );
-  });
-
-  it('is other when no line carries a refusal', () => {
-    expect(classifyAgentExit(['level=error msg="Agent crashed" error="context canceled"'])).toBe('other');
+    ['level=error msg="Agent crashed" error="join token was not provided"', null],
+    ['level=info msg="SVID loaded" spiffe_id="spiffe://example.org/spire/agent/join_token/x"', null],
+    ['', null],
+  ])('%s → %s', (line, refusal) => {
+    expect(tokenRefusalIn(line)).toBe(refusal);
   });
 });

@@ -1,24 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type Agent,
+  type Child,
   type Effect,
+  type EventBody,
+  type Failure,
   initialState,
-  type MachineEvent,
   type MachinePolicy,
   type MachineState,
   type Transition,
   transition,
 } from '../../../src/daemon/machine.js';
 
+const T0 = 1_700_000_000_000;
+const HOUR = 3_600_000;
 const POLICY: MachinePolicy = {
   maxTokensPerHour: 3,
   tokenRetry: { initialMs: 1_000, maxMs: 60_000 },
   restart: { initialMs: 500, maxMs: 8_000 },
   restartResetAfterMs: 60_000,
+  readyTimeoutMs: { 'upstream-agent': 120_000, 'nested-server': 90_000, 'downstream-agent': 60_000 },
+  waitingFor: {
+    'upstream-agent': 'node attestation with the SPIRE server at spire:8081',
+    'nested-server': 'its SVID from the upstream agent',
+    'downstream-agent': 'node attestation with the nested server',
+  },
 };
-const T0 = 1_700_000_000_000;
-const HOUR = 3_600_000;
 
-type Ev = MachineEvent extends infer E ? (E extends unknown ? Omit<E, 'at'> : never) : never;
+/** An event without its time; `rand` defaults to 0.5, which makes every ±20 % spread exactly 1×. */
+type Ev = EventBody & { rand?: number };
 
 /** Applies events one after another, each `dt` ms after the previous; returns the last transition. */
 function play(from: MachineState, events: Ev[], dt = 10): Transition {
@@ -26,516 +36,634 @@ function play(from: MachineState, events: Ev[], dt = 10): Transition {
   let at = from.since;
   for (const event of events) {
     at += dt;
-    result = transition(result.state, { ...event, at } as MachineEvent);
+    result = transition(result.state, { rand: 0.5, ...event, at } as Parameters<typeof transition>[1]);
   }
   return result;
 }
-const after = (from: MachineState, ...events: Ev[]) => play(from, events).state;
+/** Every effect of a sequence of events, in order. */
+function run(from: MachineState, events: Ev[], dt = 10): { state: MachineState; effects: Effect[] } {
+  const effects: Effect[] = [];
+  let state = from;
+  for (const event of events) {
+    const r = play(state, [event], dt);
+    effects.push(...r.effects);
+    state = r.state;
+  }
+  return { state, effects };
+}
+const through = (from: MachineState, ...events: Ev[]) => run(from, events).state;
 
-const token = { source: 'admin-api', expiresAt: T0 + 15 * 60_000, fingerprint: 'sha256:ab12' };
 const up = 'upstream-agent' as const;
 const nested = 'nested-server' as const;
 const down = 'downstream-agent' as const;
 
-// Named states along both bootstrap paths, each built from the previous one through real transitions.
+const inspected = (
+  agent: Agent,
+  status: 'valid' | 'expiring' | 'expired' | 'missing' | 'no-key' | 'corrupt',
+  extra: Partial<Extract<EventBody, { type: 'identity-inspected' }>> = {},
+): Ev => ({
+  type: 'identity-inspected',
+  agent,
+  status,
+  reason: `identity ${status}`,
+  expiresAt: status === 'valid' || status === 'expiring' ? T0 + 10 * HOUR : null,
+  attestedWith: null,
+  tokenFile: null,
+  ...extra,
+});
+const acquired = (agent: Agent, extra: Partial<Extract<EventBody, { type: 'token-acquired' }>> = {}): Ev => ({
+  type: 'token-acquired',
+  agent,
+  source: agent === up ? 'admin-api' : 'nested-server',
+  expiresAt: T0 + 15 * 60_000,
+  fingerprint: agent === up ? 'aaaaaaaaaaaa' : 'dddddddddddd',
+  mints: 1,
+  ...extra,
+});
+const failure = (extra: Partial<Failure> = {}): Failure => ({
+  step: 'acquire-token',
+  source: 'admin-api',
+  code: 'unavailable',
+  retryable: true,
+  retryAfterMs: null,
+  message: 'admin API answered 503',
+  hint: null,
+  ...extra,
+});
+const tokenFailed = (agent: Agent, extra: Partial<Failure> = {}, mints = 0): Ev => ({
+  type: 'token-failed',
+  agent,
+  failure: failure(extra),
+  mints,
+});
+const written = (agent: Agent): Ev => ({ type: 'step-done', step: { name: 'write-token', agent } });
+const released = (agent: Agent): Ev => ({ type: 'token-released', agent, failure: null });
+const isReady = (
+  child: Child,
+  svidExpiresAt: number | null = child === nested ? null : T0 + 10 * HOUR,
+): Ev => ({
+  type: 'child-ready',
+  child,
+  svidExpiresAt,
+});
+const exited = (child: Child, code: number | null = 1): Ev => ({
+  type: 'child-exited',
+  child,
+  code,
+  signal: code === null ? 'SIGKILL' : null,
+});
+const registered: Ev = { type: 'step-done', step: { name: 'register-entries', agent: null } };
+const refused = (child: Child, refusal: 'token-rejected' | 'token-expired' = 'token-rejected'): Ev => ({
+  type: 'token-refused',
+  child,
+  refusal,
+});
+const fire = (state: MachineState): Ev => ({
+  type: 'timer-fired',
+  key: 'pending',
+  dueAt: state.pending?.dueAt ?? -1,
+});
+const deadline = (state: MachineState, child: Child): Ev => ({
+  type: 'timer-fired',
+  key: `deadline:${child}`,
+  dueAt: state.children[child].deadlineAt ?? -1,
+});
+
+const startEffects = (child: Child, withToken: boolean, at: number): Effect[] => [
+  { type: 'start-child', child, withToken },
+  {
+    type: 'set-timer',
+    key: `deadline:${child}`,
+    dueAt: at + POLICY.readyTimeoutMs[child],
+    afterMs: POLICY.readyTimeoutMs[child],
+  },
+];
+
+// Named states along the fresh bootstrap, each built from the previous one through real transitions.
 const init = initialState(POLICY, T0);
-const inspecting = after(init, { type: 'start' });
-const acquiring = after(inspecting, { type: 'identity-inspected', status: 'missing', reason: 'no file' });
-const writing = after(acquiring, { type: 'token-acquired', ...token });
-const startingUpWithToken = after(writing, { type: 'token-written' });
-const startingUpNoToken = after(inspecting, { type: 'identity-inspected', status: 'valid', reason: 'ok' });
-const consuming = after(startingUpWithToken, { type: 'child-ready', child: up });
-const startingNested = after(consuming, { type: 'token-consumed' });
-const registering = after(startingNested, { type: 'child-ready', child: nested });
-const startingDown = after(registering, { type: 'entries-registered' });
-const ready = after(startingDown, { type: 'child-ready', child: down });
-const degraded = after(ready, { type: 'child-exited', child: nested, code: 1, reason: 'other' });
-const tokenBackoff = after(acquiring, { type: 'token-failed', retryable: true, message: 'admin API: 503' });
-const stopping = after(ready, { type: 'stop-requested' });
-const stopped = after(stopping, { type: 'stopped' });
+const inspecting = through(init, { type: 'start' });
+const acquiring = through(inspecting, inspected(up, 'missing'));
+const writing = through(acquiring, acquired(up));
+const startingUp = through(writing, written(up));
+const consuming = through(startingUp, isReady(up));
+const startingNested = through(consuming, released(up));
+const registering = through(startingNested, isReady(nested));
+const inspectingDown = through(registering, registered);
+const acquiringDown = through(inspectingDown, inspected(down, 'missing'));
+const startingDown = through(acquiringDown, acquired(down), written(down));
+const consumingDown = through(startingDown, isReady(down));
+const ready = through(consumingDown, released(down));
 
-const restartTimer = (child: typeof up | typeof nested | typeof down, afterMs: number): Effect => ({
-  type: 'schedule',
-  afterMs,
-  event: { type: 'timer-fired', timer: 'restart', child },
-});
-
-describe('transition: phase × event', () => {
-  const rows: [string, MachineState, Ev, string, Effect[]][] = [
-    ['init', init, { type: 'start' }, 'inspect-identity', [{ type: 'inspect-identity' }]],
+describe('the fresh bootstrap, step by step', () => {
+  const rows: [string, MachineState, Ev, string, (s: MachineState) => Effect[]][] = [
+    ['init', init, { type: 'start' }, 'inspect-identity', () => [{ type: 'inspect-identity', agent: up }]],
     [
       'inspect-identity',
       inspecting,
-      { type: 'identity-inspected', status: 'valid', reason: 'ok' },
+      inspected(up, 'missing'),
+      'acquire-token',
+      () => [{ type: 'acquire-token', agent: up }],
+    ],
+    ['acquire-token', acquiring, acquired(up), 'write-token', () => [{ type: 'write-token', agent: up }]],
+    ['write-token', writing, written(up), 'start-upstream-agent', (s) => startEffects(up, true, s.since)],
+    [
       'start-upstream-agent',
-      [{ type: 'start-child', child: up }],
-    ],
-    ...(['missing', 'expired', 'no-key', 'expiring'] as const).map(
-      (status): [string, MachineState, Ev, string, Effect[]] => [
-        'inspect-identity',
-        inspecting,
-        { type: 'identity-inspected', status, reason: 'r' },
-        'acquire-token',
-        [{ type: 'acquire-token' }],
-      ],
-    ),
-    [
-      'inspect-identity',
-      inspecting,
-      { type: 'identity-inspected', status: 'corrupt', reason: 'agent-data.json is not a JSON object' },
-      'acquire-token',
-      [
-        { type: 'set-aside-identity', reason: 'agent-data.json is not a JSON object' },
-        { type: 'acquire-token' },
-      ],
-    ],
-    [
-      'inspect-identity',
-      inspecting,
-      { type: 'step-failed', step: 'inspect-identity', message: 'EACCES' },
-      'backoff',
-      [
-        {
-          type: 'schedule',
-          afterMs: 500,
-          event: { type: 'timer-fired', timer: 'step-retry', step: 'inspect-identity' },
-        },
-      ],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      { type: 'token-acquired', ...token },
-      'write-token',
-      [{ type: 'write-token' }],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      { type: 'token-failed', retryable: true, message: 'admin API: 503' },
-      'backoff',
-      [{ type: 'schedule', afterMs: 1_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      { type: 'token-failed', retryable: true, retryAfterMs: 30_000, message: 'admin API: 429' },
-      'backoff',
-      [{ type: 'schedule', afterMs: 30_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      { type: 'token-failed', retryable: true, retryAfterMs: 0, message: 'admin API: 503, Retry-After: 0' },
-      'backoff',
-      [{ type: 'schedule', afterMs: 1_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      {
-        type: 'token-failed',
-        retryable: true,
-        retryAfterMs: 40 * 86_400_000,
-        message: 'admin API: 429, 40 days',
-      },
-      'backoff',
-      [{ type: 'schedule', afterMs: 60_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
-    ],
-    [
-      'acquire-token',
-      acquiring,
-      { type: 'token-failed', retryable: false, message: 'admin API refused the API key: 401' },
-      'backoff',
-      [{ type: 'schedule', afterMs: 60_000, event: { type: 'timer-fired', timer: 'token-retry' } }],
-    ],
-    [
-      'backoff',
-      tokenBackoff,
-      { type: 'timer-fired', timer: 'token-retry' },
-      'acquire-token',
-      [{ type: 'acquire-token' }],
-    ],
-    ['backoff', tokenBackoff, { type: 'timer-fired', timer: 'restart', child: up }, 'backoff', []],
-    [
-      'write-token',
-      writing,
-      { type: 'token-written' },
-      'start-upstream-agent',
-      [{ type: 'start-child', child: up }],
-    ],
-    [
-      'write-token',
-      writing,
-      { type: 'step-failed', step: 'write-token', message: 'ENOSPC' },
-      'backoff',
-      [
-        {
-          type: 'schedule',
-          afterMs: 500,
-          event: { type: 'timer-fired', timer: 'step-retry', step: 'write-token' },
-        },
-      ],
-    ],
-    [
-      'start-upstream-agent (token)',
-      startingUpWithToken,
-      { type: 'child-ready', child: up },
+      startingUp,
+      isReady(up),
       'consume-token',
-      [{ type: 'consume-token' }],
-    ],
-    [
-      'start-upstream-agent (token)',
-      startingUpWithToken,
-      { type: 'child-exited', child: up, code: 1, reason: 'token-rejected' },
-      'acquire-token',
-      [{ type: 'discard-token', reason: 'rejected' }, { type: 'acquire-token' }],
-    ],
-    [
-      'start-upstream-agent (token)',
-      startingUpWithToken,
-      { type: 'child-exited', child: up, code: 1, reason: 'token-expired' },
-      'acquire-token',
-      [{ type: 'discard-token', reason: 'expired' }, { type: 'acquire-token' }],
-    ],
-    [
-      'start-upstream-agent (token)',
-      startingUpWithToken,
-      { type: 'child-exited', child: up, code: 1, reason: 'other' },
-      'backoff',
-      [restartTimer(up, 500)],
-    ],
-    [
-      'start-upstream-agent (valid identity)',
-      startingUpNoToken,
-      { type: 'child-ready', child: up },
-      'start-nested-server',
-      [{ type: 'start-child', child: nested }],
-    ],
-    [
-      'start-upstream-agent (valid identity)',
-      startingUpNoToken,
-      { type: 'child-exited', child: up, code: 1, reason: 'token-rejected' },
-      'backoff',
-      [restartTimer(up, 500)],
+      () => [
+        { type: 'clear-timer', key: 'deadline:upstream-agent' },
+        { type: 'release-token', agent: up, how: 'consumed', reason: null },
+      ],
     ],
     [
       'consume-token',
       consuming,
-      { type: 'token-consumed' },
+      released(up),
       'start-nested-server',
-      [{ type: 'start-child', child: nested }],
-    ],
-    [
-      'consume-token',
-      consuming,
-      { type: 'step-failed', step: 'consume-token', message: 'EROFS' },
-      'start-nested-server',
-      [{ type: 'start-child', child: nested }],
+      (s) => startEffects(nested, false, s.since),
     ],
     [
       'start-nested-server',
       startingNested,
-      { type: 'child-ready', child: nested },
+      isReady(nested),
       'register-entries',
-      [{ type: 'register-entries' }],
-    ],
-    [
-      'start-nested-server',
-      startingNested,
-      { type: 'child-exited', child: nested, code: 2, reason: 'other' },
-      'backoff',
-      [restartTimer(nested, 500)],
-    ],
-    [
-      'start-nested-server',
-      startingNested,
-      { type: 'child-exited', child: up, code: 1, reason: 'other' },
-      'backoff',
-      [restartTimer(up, 500)],
+      () => [{ type: 'clear-timer', key: 'deadline:nested-server' }, { type: 'register-entries' }],
     ],
     [
       'register-entries',
       registering,
-      { type: 'entries-registered' },
+      registered,
       'start-downstream-agent',
-      [{ type: 'start-child', child: down }],
+      () => [{ type: 'inspect-identity', agent: down }],
     ],
     [
-      'register-entries',
-      registering,
-      { type: 'step-failed', step: 'register-entries', message: 'UNAVAILABLE' },
-      'backoff',
-      [
-        {
-          type: 'schedule',
-          afterMs: 500,
-          event: { type: 'timer-fired', timer: 'step-retry', step: 'register-entries' },
-        },
+      'start-downstream-agent (inspect)',
+      inspectingDown,
+      inspected(down, 'missing'),
+      'start-downstream-agent',
+      () => [{ type: 'acquire-token', agent: down }],
+    ],
+    [
+      'start-downstream-agent (token)',
+      startingDown,
+      isReady(down),
+      'consume-token',
+      () => [
+        { type: 'clear-timer', key: 'deadline:downstream-agent' },
+        { type: 'release-token', agent: down, how: 'consumed', reason: null },
       ],
     ],
-    [
-      'start-downstream-agent',
-      startingDown,
-      { type: 'child-ready', child: down },
-      'ready',
-      [{ type: 'notify-ready' }],
-    ],
-    [
-      'start-downstream-agent',
-      startingDown,
-      { type: 'child-exited', child: down, code: 1, reason: 'other' },
-      'backoff',
-      [restartTimer(down, 500)],
-    ],
-    [
-      'ready',
-      ready,
-      { type: 'child-exited', child: nested, code: 1, reason: 'other' },
-      'degraded',
-      [restartTimer(nested, 500)],
-    ],
-    [
-      'ready',
-      ready,
-      { type: 'child-exited', child: up, code: 1, reason: 'token-rejected' },
-      'degraded',
-      [restartTimer(up, 500)],
-    ],
-    ['ready', ready, { type: 'token-acquired', ...token }, 'ready', []],
-    ['ready', ready, { type: 'child-ready', child: up }, 'ready', []],
-    [
-      'degraded',
-      degraded,
-      { type: 'timer-fired', timer: 'restart', child: nested },
-      'degraded',
-      [{ type: 'start-child', child: nested }],
-    ],
-    ['degraded', degraded, { type: 'timer-fired', timer: 'restart', child: down }, 'degraded', []],
-    ['degraded', degraded, { type: 'child-exited', child: down, code: 1, reason: 'other' }, 'degraded', []],
-    [
-      'stop from ready',
-      ready,
-      { type: 'stop-requested' },
-      'stopping',
-      [{ type: 'cancel-timers' }, { type: 'stop-children', children: [down, nested, up] }],
-    ],
-    [
-      'stop from degraded',
-      degraded,
-      { type: 'stop-requested' },
-      'stopping',
-      [{ type: 'cancel-timers' }, { type: 'stop-children', children: [down, up] }],
-    ],
-    [
-      'stop from start-nested-server',
-      startingNested,
-      { type: 'stop-requested' },
-      'stopping',
-      [{ type: 'cancel-timers' }, { type: 'stop-children', children: [nested, up] }],
-    ],
-    [
-      'stop from acquire-token',
-      acquiring,
-      { type: 'stop-requested' },
-      'stopping',
-      [{ type: 'cancel-timers' }, { type: 'stop-children', children: [] }],
-    ],
-    [
-      'stop from init',
-      init,
-      { type: 'stop-requested' },
-      'stopping',
-      [{ type: 'cancel-timers' }, { type: 'stop-children', children: [] }],
-    ],
-    ['stopping', stopping, { type: 'child-exited', child: up, code: 0, reason: 'other' }, 'stopping', []],
-    ['stopping', stopping, { type: 'stop-requested' }, 'stopping', []],
-    ['stopping', stopping, { type: 'timer-fired', timer: 'token-retry' }, 'stopping', []],
-    ['stopping', stopping, { type: 'stopped' }, 'stopped', []],
-    ['stopped', stopped, { type: 'start' }, 'stopped', []],
-    ['stopped', stopped, { type: 'stop-requested' }, 'stopped', []],
+    ['consume-token (downstream)', consumingDown, released(down), 'ready', () => [{ type: 'notify-ready' }]],
   ];
-  const cases = rows.map(([from, state, event, phase, effects]) => {
-    const { type, ...detail } = event;
-    const label = Object.keys(detail).length > 0 ? `${type} ${JSON.stringify(detail)}` : type;
-    return { from, label, state, event, phase, effects };
-  });
-  it.each(cases)('$from + $label → $phase', ({ state, event, phase, effects }) => {
-    const result = play(state, [event]);
-    expect(result.effects).toEqual(effects);
-    expect(result.state.phase).toBe(phase);
+  it.each(rows.map(([from, state, event, phase, effects]) => ({ from, event, state, phase, effects })))(
+    '$from + $event.type → $phase',
+    ({ state, event, phase, effects }) => {
+      const result = play(state, [event]);
+      expect(result.state.phase).toBe(phase);
+      expect(result.effects).toEqual(effects(result.state));
+    },
+  );
+
+  it('ends ready with both tokens released and nothing pending', () => {
+    expect(ready).toMatchObject({
+      phase: 'ready',
+      tokens: { [up]: null, [down]: null },
+      pending: null,
+      step: null,
+      entriesRegistered: true,
+      lastError: null,
+    });
   });
 });
 
-describe('transition: rules', () => {
-  const all = (from: MachineState, events: Ev[]) => {
-    const effects: Effect[] = [];
-    let state = from;
-    for (const event of events) {
-      const result = play(state, [event]);
-      effects.push(...result.effects);
-      state = result.state;
+describe('identity on disk', () => {
+  it('never mints while the agent will load its SVID, even inside the safety margin', () => {
+    for (const status of ['valid', 'expiring'] as const) {
+      const r = play(inspecting, [inspected(up, status)]);
+      expect(r.effects).toEqual(startEffects(up, false, r.state.since));
+      expect(r.state.identity[up]?.status).toBe(status);
     }
-    return { state, effects };
+  });
+
+  it.each(['missing', 'expired', 'no-key'] as const)('asks for a token when the identity is %s', (status) => {
+    expect(play(inspecting, [inspected(up, status)]).effects).toEqual([{ type: 'acquire-token', agent: up }]);
+  });
+
+  it('moves a corrupt identity aside before asking for a token, and says why', () => {
+    const r = play(inspecting, [inspected(up, 'corrupt')]);
+    expect(r.effects).toEqual([
+      { type: 'set-aside-identity', agent: up, reason: 'identity corrupt' },
+      { type: 'acquire-token', agent: up },
+    ]);
+    expect(r.state.lastError).toMatchObject({ code: 'identity-corrupt', message: 'identity corrupt' });
+  });
+
+  it('consumes a token file left beside the identity it attested, once the agent is ready', () => {
+    const leftover = { source: 'file', fingerprint: 'aaaaaaaaaaaa', expiresAt: null };
+    const r = run(inspecting, [
+      inspected(up, 'valid', { tokenFile: leftover, attestedWith: 'aaaaaaaaaaaa' }),
+    ]);
+    expect(r.effects).toEqual([
+      { type: 'release-token', agent: up, how: 'consumed', reason: 'left over after attestation' },
+      ...startEffects(up, false, r.state.since),
+    ]);
+    // The agent does not get the token, and nothing else starts before the file is gone.
+    const readyNoRelease = play(r.state, [isReady(up)]);
+    expect(readyNoRelease.effects).toEqual([{ type: 'clear-timer', key: 'deadline:upstream-agent' }]);
+    expect(play(readyNoRelease.state, [released(up)]).effects).toEqual(
+      startEffects(nested, false, readyNoRelease.state.since + 10),
+    );
+  });
+
+  it('discards a token file beside a valid identity that did not use it', () => {
+    const leftover = { source: 'file', fingerprint: 'bbbbbbbbbbbb', expiresAt: null };
+    const r = play(inspecting, [
+      inspected(up, 'valid', { tokenFile: leftover, attestedWith: 'aaaaaaaaaaaa' }),
+    ]);
+    expect(r.effects[0]).toEqual({
+      type: 'release-token',
+      agent: up,
+      how: 'discarded',
+      reason: 'not needed: the agent holds a valid identity',
+    });
+  });
+
+  it('inspects again after an upstream restart and asks for a token only once the identity expired', () => {
+    const crashed = play(ready, [exited(up)]);
+    const restarted = play(
+      crashed.state,
+      [fire(crashed.state)],
+      crashed.state.pending!.dueAt - crashed.state.since,
+    );
+    expect(restarted.effects).toEqual([{ type: 'inspect-identity', agent: up }]);
+    const stillValid = play(restarted.state, [inspected(up, 'valid')]);
+    expect(stillValid.effects).toEqual(startEffects(up, false, stillValid.state.children[up].startedAt ?? 0));
+    const expired = play(restarted.state, [inspected(up, 'expired')]);
+    expect(expired.effects).toEqual([{ type: 'acquire-token', agent: up }]);
+  });
+});
+
+describe('tokens refused by SPIRE', () => {
+  it('stops the agent at the first refusal, releases the token as rejected and acquires exactly one more', () => {
+    const r = play(startingUp, [refused(up)]);
+    expect(r.effects).toEqual([
+      { type: 'stop-child', child: up, reason: 'token-refused' },
+      {
+        type: 'release-token',
+        agent: up,
+        how: 'rejected',
+        reason: 'does not exist or has already been used',
+      },
+    ]);
+    expect(r.state.lastError).toMatchObject({
+      code: 'token-rejected',
+      source: 'admin-api',
+      message:
+        'the SPIRE server refused the join token from admin-api (aaaaaaaaaaaa): it does not exist or has already been used',
+    });
+    // Its exit is not a crash: no restart counted, no backoff; once the token is gone, inspect and acquire.
+    const next = run(r.state, [exited(up, 0), released(up), inspected(up, 'missing')]);
+    expect(next.effects).toEqual([
+      { type: 'clear-timer', key: 'deadline:upstream-agent' },
+      { type: 'inspect-identity', agent: up },
+      { type: 'acquire-token', agent: up },
+    ]);
+    expect(next.state.children[up]).toMatchObject({ restarts: 0, failures: 0 });
+    expect(next.state.lastError?.code).toBe('token-rejected');
+  });
+
+  it('ignores a refusal line of an agent that started without a token, or a second one', () => {
+    const noToken = through(inspecting, inspected(up, 'valid'));
+    expect(play(noToken, [refused(up)]).effects).toEqual([]);
+    const once = through(startingUp, refused(up));
+    expect(play(once, [refused(up, 'token-expired')]).effects).toEqual([]);
+  });
+
+  it('replaces a downstream token the nested server refuses, with the same accounting', () => {
+    const r = run(startingDown, [
+      refused(down),
+      released(down),
+      exited(down, 0),
+      inspected(down, 'missing'),
+      acquired(down, { fingerprint: 'eeeeeeeeeeee' }),
+    ]);
+    expect(r.effects).toEqual([
+      { type: 'stop-child', child: down, reason: 'token-refused' },
+      {
+        type: 'release-token',
+        agent: down,
+        how: 'rejected',
+        reason: 'does not exist or has already been used',
+      },
+      { type: 'clear-timer', key: 'deadline:downstream-agent' },
+      { type: 'inspect-identity', agent: down },
+      { type: 'acquire-token', agent: down },
+      { type: 'write-token', agent: down },
+    ]);
+    expect(r.state.mintedAt[down]).toHaveLength(2);
+    expect(r.state.tokens[down]?.fingerprint).toBe('eeeeeeeeeeee');
+  });
+
+  it('discards an acquired token whose known expiry has passed instead of using it', () => {
+    const r = play(acquiring, [acquired(up, { expiresAt: acquiring.since })]);
+    expect(r.effects).toEqual([{ type: 'release-token', agent: up, how: 'discarded', reason: 'expired' }]);
+    expect(r.state.lastError?.code).toBe('token-expired');
+  });
+
+  it('discards a pending token that expired while the agent waited for a restart', () => {
+    const crashed = play(startingUp, [exited(up)]);
+    const wait = crashed.state.pending!.dueAt - crashed.state.since;
+    const expired = {
+      ...crashed.state,
+      tokens: {
+        ...crashed.state.tokens,
+        [up]: { ...crashed.state.tokens[up]!, expiresAt: crashed.state.since + 1 },
+      },
+    };
+    expect(play(expired, [fire(crashed.state)], wait).effects).toEqual([
+      { type: 'release-token', agent: up, how: 'discarded', reason: 'expired' },
+    ]);
+  });
+
+  it('restarts a crashed agent with its unused token, without inspecting or acquiring again', () => {
+    const crashed = play(startingUp, [exited(up)]);
+    const r = play(crashed.state, [fire(crashed.state)], crashed.state.pending!.dueAt - crashed.state.since);
+    expect(r.effects).toEqual(startEffects(up, true, r.state.since));
+  });
+});
+
+describe('token accounting', () => {
+  const limitReached = (state: MachineState) => state.lastError?.code === 'token-limit';
+
+  it('stops at the hourly limit and resumes when the oldest request ages out', () => {
+    const cycle: Ev[] = [
+      acquired(up),
+      written(up),
+      refused(up),
+      released(up),
+      exited(up, 0),
+      inspected(up, 'missing'),
+    ];
+    const r = run(acquiring, [...cycle, ...cycle, ...cycle], 1_000);
+    expect(limitReached(r.state)).toBe(true);
+    expect(r.state.pending).toEqual({
+      timer: 'token-retry',
+      agent: up,
+      dueAt: acquiring.since + 1_000 + HOUR,
+    });
+    const resumed = play(r.state, [fire(r.state)], r.state.pending!.dueAt - r.state.since);
+    expect(resumed.effects).toEqual([{ type: 'inspect-identity', agent: up }]);
+  });
+
+  it('counts a failed mint request that may have created a token (an unusable 201, a timeout)', () => {
+    let state = acquiring;
+    for (let i = 0; i < 3; i++) {
+      state = through(
+        state,
+        tokenFailed(up, { code: 'protocol', message: 'admin API answered 201 without a token' }, 1),
+      );
+      state = through(state, fire(state), inspected(up, 'missing'));
+    }
+    expect(state.mintedAt[up]).toHaveLength(3);
+    expect(limitReached(state)).toBe(true);
+  });
+
+  it('does not count requests that never reached a minting server', () => {
+    let state = acquiring;
+    for (let i = 0; i < 3; i++)
+      state = through(state, tokenFailed(up), fire(state), inspected(up, 'missing'));
+    state = through(state, tokenFailed(up));
+    expect(state.mintedAt[up]).toEqual([]);
+    expect(limitReached(state)).toBe(false);
+  });
+
+  it('keeps separate limits for the two agents', () => {
+    const busyUp = {
+      ...inspectingDown,
+      mintedAt: {
+        ...inspectingDown.mintedAt,
+        [up]: [inspectingDown.since, inspectingDown.since, inspectingDown.since],
+      },
+    };
+    expect(play(busyUp, [inspected(down, 'missing')]).effects).toEqual([
+      { type: 'acquire-token', agent: down },
+    ]);
+  });
+});
+
+describe('retry delays', () => {
+  const delayAfter = (ev: Ev, state = acquiring) => {
+    const r = play(state, [ev]);
+    return r.state.pending!.dueAt - r.state.since;
   };
 
-  it('never acquires a token while the identity on disk is valid, even across upstream restarts', () => {
-    const { state, effects } = all(init, [
-      { type: 'start' },
-      { type: 'identity-inspected', status: 'valid', reason: 'ok' },
-      { type: 'child-ready', child: up },
-      { type: 'child-ready', child: nested },
-      { type: 'entries-registered' },
-      { type: 'child-ready', child: down },
-      { type: 'child-exited', child: up, code: 1, reason: 'other' },
-      { type: 'timer-fired', timer: 'restart', child: up },
-      { type: 'identity-inspected', status: 'valid', reason: 'ok' },
-      { type: 'child-ready', child: up },
-    ]);
-    expect(effects.map((e) => e.type)).not.toContain('acquire-token');
-    expect(effects).toEqual([
-      { type: 'inspect-identity' },
-      { type: 'start-child', child: up },
-      { type: 'start-child', child: nested },
-      { type: 'register-entries' },
-      { type: 'start-child', child: down },
-      { type: 'notify-ready' },
-      restartTimer(up, 500),
-      { type: 'inspect-identity' },
-      { type: 'start-child', child: up },
-    ]);
-    expect(state.phase).toBe('ready');
+  it('spreads a transient failure over the whole backoff (full jitter), Retry-After as a floor', () => {
+    expect(delayAfter({ ...tokenFailed(up), rand: 0 })).toBe(0);
+    expect(delayAfter({ ...tokenFailed(up), rand: 0.999 })).toBe(999);
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0 })).toBe(30_000);
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0.5 })).toBe(33_000);
+    // A Retry-After beyond the cap, or of 40 days, does not stop the daemon for longer than the cap allows.
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 40 * 86_400_000 }), rand: 0 })).toBe(60_000);
   });
 
-  it('acquires a token after an upstream restart only when the identity is no longer valid', () => {
-    const result = play(ready, [
-      { type: 'child-exited', child: up, code: 1, reason: 'other' },
-      { type: 'timer-fired', timer: 'restart', child: up },
-      { type: 'identity-inspected', status: 'expired', reason: 'expired' },
-    ]);
-    expect(result.effects).toEqual([{ type: 'acquire-token' }]);
-    expect(result.state.phase).toBe('degraded');
+  it.each([0, 0.5, 0.999])('waits for a person about the cap, never a fraction of it (rand %s)', (rand) => {
+    const ms = delayAfter({ ...tokenFailed(up, { code: 'unauthorized', retryable: false }), rand });
+    expect(ms).toBeGreaterThanOrEqual(0.8 * POLICY.tokenRetry.maxMs);
+    expect(ms).toBeLessThanOrEqual(1.2 * POLICY.tokenRetry.maxMs);
   });
+
+  it('shows in pending.dueAt exactly when the timer fires', () => {
+    const r = play(acquiring, [{ ...tokenFailed(up), rand: 0.25 }]);
+    expect(r.effects).toEqual([
+      { type: 'set-timer', key: 'pending', dueAt: r.state.pending!.dueAt, afterMs: 250 },
+    ]);
+  });
+
+  it.each([0, 0.999])('restarts a crashed child after its backoff ±20 percent (rand %s)', (rand) => {
+    const r = play(ready, [{ ...exited(nested), rand }]);
+    const ms = r.state.pending!.dueAt - r.state.since;
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThanOrEqual(600);
+  });
+
+  const waitOf = (effects: Effect[]) => effects.find((e) => e.type === 'set-timer' && e.key === 'pending');
 
   it('doubles the restart delay on repeated crashes and starts over once a child was stable', () => {
-    const crash: Ev = { type: 'child-exited', child: nested, code: 1, reason: 'other' };
-    const fire: Ev = { type: 'timer-fired', timer: 'restart', child: nested };
-    const readyNested: Ev = { type: 'child-ready', child: nested };
-    const delays = [crash, fire, crash, fire, crash, fire, readyNested].reduce<{
-      s: MachineState;
-      d: number[];
-    }>(
-      (acc, event) => {
-        const r = play(acc.s, [event]);
-        const sched = r.effects.find((e) => e.type === 'schedule');
-        return { s: r.state, d: sched?.type === 'schedule' ? [...acc.d, sched.afterMs] : acc.d };
-      },
-      { s: ready, d: [] },
-    );
-    expect(delays.d).toEqual([500, 1_000, 2_000]);
-    expect(delays.s.phase).toBe('ready');
-    const stableCrash = play(delays.s, [crash], POLICY.restartResetAfterMs);
-    expect(stableCrash.effects).toEqual([restartTimer(nested, 500)]);
+    let state = ready;
+    const delays: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const crash = play(state, [exited(nested)]);
+      delays.push(waitOf(crash.effects));
+      state = through(crash.state, fire(crash.state));
+    }
+    state = through(state, isReady(nested));
+    expect(delays.map((d) => (d as { afterMs: number }).afterMs)).toEqual([500, 1_000, 2_000]);
+    expect(state.phase).toBe('ready');
+    const stable = play(state, [exited(nested)], POLICY.restartResetAfterMs);
+    expect(waitOf(stable.effects)).toMatchObject({ afterMs: 500 });
   });
+});
 
-  it('returns from degraded to ready without notifying readiness again', () => {
-    const result = play(degraded, [
-      { type: 'timer-fired', timer: 'restart', child: nested },
-      { type: 'child-ready', child: nested },
-    ]);
-    expect(result.effects).toEqual([]);
-    expect(result.state.phase).toBe('ready');
-  });
-
-  it('stops acquiring replacement tokens at the hourly limit and resumes when the oldest ages out', () => {
-    const reject: Ev = { type: 'child-exited', child: up, code: 1, reason: 'token-rejected' };
-    const cycle: Ev[] = [{ type: 'token-acquired', ...token }, { type: 'token-written' }, reject];
-    const limited = play(acquiring, [...cycle, ...cycle, ...cycle], 1_000);
-    // Tokens acquired at +1 s, +4 s and +7 s (relative to `acquiring`); the limit of 3 is reached.
-    const oldest = acquiring.since + 1_000;
-    const at = acquiring.since + 9_000;
-    expect(limited.effects).toEqual([
-      { type: 'discard-token', reason: 'rejected' },
-      { type: 'schedule', afterMs: oldest + HOUR - at, event: { type: 'timer-fired', timer: 'token-retry' } },
-    ]);
-    expect(limited.state.phase).toBe('backoff');
-    expect(limited.state.lastError).toEqual({
-      phase: 'start-upstream-agent',
-      message: `join token limit reached: 3 tokens acquired in the last hour (max 3); next attempt at ${new Date(oldest + HOUR).toISOString()}`,
-      at,
+describe('readiness deadlines', () => {
+  it('stops a child that misses its deadline, says what it waits for, and restarts it with backoff', () => {
+    const r = play(startingNested, [deadline(startingNested, nested)], POLICY.readyTimeoutMs[nested]);
+    expect(r.effects).toEqual([{ type: 'stop-child', child: nested, reason: 'ready-timeout' }]);
+    expect(r.state.lastError).toMatchObject({
+      code: 'ready-timeout',
+      source: nested,
+      message:
+        'the nested-server did not become ready within 90 s; it waits for its SVID from the upstream agent',
     });
-    const resumed = play(limited.state, [{ type: 'timer-fired', timer: 'token-retry' }], oldest + HOUR - at);
-    expect(resumed.effects).toEqual([{ type: 'acquire-token' }]);
+    // Our own SIGTERM's "exited with code 0" does not replace the cause.
+    const down_ = play(r.state, [exited(nested, 0)]);
+    expect(down_.state.lastError?.code).toBe('ready-timeout');
+    expect(down_.state.children[nested]).toMatchObject({ status: 'waiting', restarts: 1 });
   });
 
-  it('records why a token was discarded, naming its source and fingerprint but not the token', () => {
-    const result = play(startingUpWithToken, [
-      { type: 'child-exited', child: up, code: 1, reason: 'token-rejected' },
+  it('ignores a deadline that fires after the child got ready', () => {
+    expect(play(registering, [deadline(startingNested, nested)]).effects).toEqual([]);
+  });
+});
+
+describe('reload', () => {
+  const changed = (children: Child[], entries = false, policy = POLICY): Ev => ({
+    type: 'config-changed',
+    children,
+    entries,
+    policy,
+  });
+
+  it('registers the entries again when they changed, without touching the children', () => {
+    const r = play(ready, [changed([], true)]);
+    expect(r.effects).toEqual([{ type: 'register-entries' }]);
+    expect(play(r.state, [registered]).state.phase).toBe('ready');
+  });
+
+  it('restarts only the children whose config changed, without counting a crash or an error', () => {
+    const r = run(ready, [changed([nested])]);
+    expect(r.effects).toEqual([{ type: 'stop-child', child: nested, reason: 'reload' }]);
+    const back = run(r.state, [exited(nested, 0)]);
+    expect(back.effects).toEqual(startEffects(nested, false, back.state.since));
+    expect(back.state.children[nested]).toMatchObject({ restarts: 0, failures: 0 });
+    expect(back.state.lastError).toBeNull();
+  });
+
+  it('does not count a registration that was in flight when the entries changed', () => {
+    const r = run(registering, [changed([], true), registered]);
+    expect(r.effects).toEqual([{ type: 'register-entries' }]);
+  });
+
+  it('shows a rejected config as lastError and keeps running', () => {
+    const f = failure({ step: 'reload', code: 'config', retryable: false, message: 'bad json' });
+    const r = play(ready, [{ type: 'config-rejected', failure: f }]);
+    expect(r.state.phase).toBe('ready');
+    expect(r.state.lastError).toMatchObject({ step: 'reload', message: 'bad json' });
+    expect(play(r.state, [changed([])]).state.lastError).toBeNull();
+  });
+
+  it('applies a new policy (limits, deadlines)', () => {
+    const stricter = { ...POLICY, maxTokensPerHour: 1 };
+    expect(play(ready, [changed([], false, stricter)]).state.policy.maxTokensPerHour).toBe(1);
+  });
+});
+
+describe('degraded', () => {
+  it('is a repair while the identity is still valid', () => {
+    expect(play(ready, [exited(nested)]).state.phase).toBe('degraded');
+  });
+
+  it('is not shown while re-acquiring a token without a valid identity', () => {
+    const r = run(ready, [exited(up)]);
+    const expired = run(r.state, [fire(r.state), inspected(up, 'expired')]);
+    expect(expired.state.phase).toBe('acquire-token');
+  });
+
+  it('returns to ready without notifying readiness again', () => {
+    const r = run(ready, [exited(nested)]);
+    const back = run(r.state, [fire(r.state), isReady(nested)]);
+    expect(back.effects).not.toContainEqual({ type: 'notify-ready' });
+    expect(back.state.phase).toBe('ready');
+  });
+});
+
+describe('waits cut short and failed steps', () => {
+  it('tries again at once when a token file arrives during a wait for a token', () => {
+    const waiting = through(acquiring, tokenFailed(up, { code: 'no-token', retryable: false }));
+    const r = play(waiting, [{ type: 'input-changed', input: 'token-file' }]);
+    expect(r.effects).toEqual([
+      { type: 'clear-timer', key: 'pending' },
+      { type: 'inspect-identity', agent: up },
     ]);
-    expect(result.state.lastError?.message).toBe(
-      'the SPIRE server refused the join token from admin-api (sha256:ab12): it does not exist or has already been used',
-    );
-    expect(result.state.token).toBeNull();
   });
 
-  it('discards a token whose known expiry has passed instead of using it', () => {
-    const stale = { ...token, expiresAt: acquiring.since };
-    const result = play(acquiring, [{ type: 'token-acquired', ...stale }]);
-    expect(result.effects).toEqual([{ type: 'discard-token', reason: 'expired' }, { type: 'acquire-token' }]);
-    expect(result.state.lastError?.message).toBe(
-      `the join token from admin-api (sha256:ab12) expired at ${new Date(acquiring.since).toISOString()}`,
-    );
+  it('does not cut a restart backoff short', () => {
+    const waiting = through(ready, exited(nested));
+    expect(play(waiting, [{ type: 'input-changed', input: 'token-file' }]).effects).toEqual([]);
   });
 
-  it('discards a pending token that expired while the upstream agent waited for a restart', () => {
-    const result = play(
-      startingUpWithToken,
-      [
-        { type: 'child-exited', child: up, code: 1, reason: 'other' },
-        { type: 'timer-fired', timer: 'restart', child: up },
-      ],
-      token.expiresAt - T0,
-    );
-    expect(result.effects).toEqual([{ type: 'discard-token', reason: 'expired' }, { type: 'acquire-token' }]);
-  });
-
-  it('restarts the upstream agent with its unused token without inspecting or acquiring again', () => {
-    const result = play(startingUpWithToken, [
-      { type: 'child-exited', child: up, code: 1, reason: 'other' },
-      { type: 'timer-fired', timer: 'restart', child: up },
-    ]);
-    expect(result.effects).toEqual([{ type: 'start-child', child: up }]);
-  });
-
-  it('retries a failed step after its backoff', () => {
-    const result = play(registering, [
-      { type: 'step-failed', step: 'register-entries', message: 'UNAVAILABLE' },
-      { type: 'timer-fired', timer: 'step-retry', step: 'register-entries' },
-    ]);
-    expect(result.effects).toEqual([{ type: 'register-entries' }]);
-    expect(result.state.phase).toBe('register-entries');
-  });
-
-  it('keeps since for the current phase and lastError for the status endpoint', () => {
-    const result = play(
-      acquiring,
-      [{ type: 'token-failed', retryable: true, message: 'admin API: 503' }],
-      250,
-    );
-    expect(result.state.since).toBe(acquiring.since + 250);
-    expect(result.state.lastError).toEqual({
-      phase: 'acquire-token',
-      message: 'admin API: 503',
-      at: acquiring.since + 250,
+  it('retries a failed step after its backoff and shows its failure', () => {
+    const f = failure({
+      step: 'register-entries',
+      source: nested,
+      code: 'spire-unavailable',
+      message: 'UNAVAILABLE',
     });
-    expect(result.state.pending).toEqual({ timer: 'token-retry', dueAt: acquiring.since + 1_250 });
+    const r = play(registering, [
+      { type: 'step-failed', step: { name: 'register-entries', agent: null }, failure: f },
+    ]);
+    expect(r.state.phase).toBe('backoff');
+    expect(r.state.lastError).toMatchObject({ code: 'spire-unavailable', phase: 'register-entries' });
+    expect(play(r.state, [fire(r.state)], 500).effects).toEqual([{ type: 'register-entries' }]);
   });
 
-  it('keeps state plain and serialisable, and never mutates its input', () => {
-    const frozen = JSON.parse(JSON.stringify(ready)) as MachineState;
-    const snapshot = JSON.stringify(frozen);
-    const result = play(frozen, [{ type: 'child-exited', child: nested, code: 1, reason: 'other' }]);
-    expect(JSON.stringify(frozen)).toBe(snapshot);
-    expect(JSON.parse(JSON.stringify(result.state))).toEqual(result.state);
+  it('treats a child that could not be started like a crash, with its reason', () => {
+    const f = failure({
+      step: 'child',
+      source: nested,
+      code: 'spawn-failed',
+      retryable: false,
+      message: 'ENOENT',
+    });
+    const r = play(startingNested, [{ type: 'child-failed', child: nested, failure: f }]);
+    expect(r.state.lastError).toMatchObject({ code: 'spawn-failed' });
+    expect(r.state.children[nested]).toMatchObject({ status: 'waiting', restarts: 1 });
   });
+});
+
+describe('stopping', () => {
+  it('stops the running children last-first and ignores everything but their exits', () => {
+    const r = play(ready, [{ type: 'stop-requested' }]);
+    expect(r.effects).toEqual([
+      { type: 'clear-timers' },
+      { type: 'stop-children', children: [down, nested, up] },
+    ]);
+    const later = run(r.state, [
+      exited(up, 0),
+      { type: 'start' },
+      inspected(up, 'missing'),
+      { type: 'stopped' },
+    ]);
+    expect(later.effects).toEqual([]);
+    expect(later.state.phase).toBe('stopped');
+  });
+
+  it('stops only what runs', () => {
+    expect(play(startingNested, [{ type: 'stop-requested' }]).effects[1]).toEqual({
+      type: 'stop-children',
+      children: [nested, up],
+    });
+    expect(play(acquiring, [{ type: 'stop-requested' }]).effects[1]).toEqual({
+      type: 'stop-children',
+      children: [],
+    });
+  });
+});
+
+it('keeps state plain and serialisable, and never mutates its input', () => {
+  const frozen = JSON.parse(JSON.stringify(ready)) as MachineState;
+  const snapshot = JSON.stringify(frozen);
+  const result = play(frozen, [exited(nested)]);
+  expect(JSON.stringify(frozen)).toBe(snapshot);
+  expect(JSON.parse(JSON.stringify(result.state))).toEqual(result.state);
 });

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Child, type ChildOptions } from '../../../src/supervisor/child.js';
+import { Child, type ChildOptions, type ChildSpec } from '../../../src/supervisor/child.js';
 import { ChildError } from '../../../src/supervisor/errors.js';
 import type { ParsedLine } from '../../../src/supervisor/logrus.js';
 import { fingerprint } from '../../../src/token/fingerprint.js';
@@ -11,12 +11,17 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}`
 const pids: number[] = [];
 
 /** A Child running `node <fixture>` whose pid is remembered for the leak check. */
-function nodeChild(script: string, options: Partial<ChildOptions> & { logger: ChildOptions['logger'] }) {
-  const child = new Child({ name: script, command: process.execPath, args: [fixture(script)], ...options });
+function nodeChild(
+  script: string,
+  options: Partial<ChildOptions> & Pick<ChildSpec, 'env' | 'readiness'> & { logger: ChildOptions['logger'] },
+) {
+  const { env, readiness, ...rest } = options;
+  const child = new Child({ name: script, graceMs: 30_000, ...rest });
+  const spec: ChildSpec = { command: process.execPath, args: [fixture(script)], env, readiness };
   return {
     child,
     start() {
-      child.start();
+      child.start(spec);
       if (child.state.pid !== undefined) pids.push(child.state.pid);
     },
   };
@@ -62,7 +67,7 @@ describe('Child', () => {
     await child.ready();
     expect(child.state.status).toBe('ready');
 
-    const exit = await child.stop({ graceMs: 30_000, reason: 'shutdown' });
+    const exit = await child.stop('shutdown');
     expect(exit).toMatchObject({ exitCode: 0, signal: undefined, reason: 'shutdown' });
     expect(child.state).toMatchObject({ status: 'stopped', reason: 'shutdown', exitCode: 0, pid: undefined });
 
@@ -119,7 +124,7 @@ describe('Child', () => {
     });
     expect(child.state).toMatchObject({ status: 'exited', reason: 'exited', exitCode: 1 });
     // A stop after the child ended on its own keeps the first reason.
-    expect(await child.stop({ graceMs: 200, reason: 'shutdown' })).toMatchObject({ reason: 'exited' });
+    expect(await child.stop('shutdown')).toMatchObject({ reason: 'exited' });
 
     start();
     expect(child.state.restarts).toBe(1);
@@ -131,13 +136,14 @@ describe('Child', () => {
     const installed = lineSeen('handler installed');
     const { child, start } = nodeChild('ignore-sigterm.mjs', {
       name: 'nested-server',
+      graceMs: 200,
       onLine: installed.onLine,
       logger,
     });
     start();
     await installed.seen;
-    const stopping = child.stop({ graceMs: 200, reason: 'token-rejected' });
-    const again = child.stop({ graceMs: 200, reason: 'shutdown' });
+    const stopping = child.stop('token-rejected');
+    const again = child.stop('shutdown');
     const exit = await stopping;
     expect(exit).toMatchObject({ signal: 'SIGKILL', exitCode: undefined, reason: 'token-rejected' });
     expect(await again).toBe(exit);
@@ -146,7 +152,7 @@ describe('Child', () => {
       expect.objectContaining({
         child: 'nested-server',
         level: 'warn',
-        msg: 'child ignored SIGTERM; sending SIGKILL',
+        msg: 'child ignored SIGTERM; it was killed with SIGKILL',
       }),
     );
   });
@@ -174,8 +180,8 @@ describe('Child', () => {
 
   it('reports a command that cannot be spawned as a start failure', async () => {
     const { logger } = captureLogger();
-    const child = new Child({ name: 'missing', command: '/nonexistent/spire-agent', args: ['run'], logger });
-    child.start();
+    const child = new Child({ name: 'missing', logger });
+    child.start({ command: '/nonexistent/spire-agent', args: ['run'] });
     const error: unknown = await child.ready().catch((e) => e);
     expect(error).toMatchObject({
       name: 'ChildError',
@@ -188,10 +194,10 @@ describe('Child', () => {
 
   it('refuses to start twice and to wait on a child never started', async () => {
     const { logger } = captureLogger();
-    const { child, start } = nodeChild('ignore-sigterm.mjs', { logger });
+    const { child, start } = nodeChild('ignore-sigterm.mjs', { logger, graceMs: 200 });
     expect(() => child.exited()).toThrow('ignore-sigterm.mjs was never started');
     start();
-    expect(() => child.start()).toThrow('ignore-sigterm.mjs is already running');
-    expect(await child.stop({ graceMs: 200 })).toMatchObject({ reason: 'stopped' });
+    expect(() => start()).toThrow('ignore-sigterm.mjs is already running');
+    expect(await child.stop()).toMatchObject({ reason: 'stopped' });
   });
 });

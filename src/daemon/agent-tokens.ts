@@ -1,0 +1,112 @@
+// One agent's join token between acquisition and release: the secret lives only in memory and in its 0600 file,
+// every acquisition and release is audited by fingerprint, and a released token is never offered again.
+import type { Logger } from '../observability/logger.js';
+import type { BurnedTokens } from '../token/burned.js';
+import { MINTING_SOURCES, TokenError } from '../token/errors.js';
+import { type AcquiredToken, acquireToken, type TokenSource } from '../token/sources.js';
+import type { TokenStore } from '../token/store.js';
+import { failureOf } from './failures.js';
+import type { Agent, EventBody, TokenInfo, TokenRelease } from './machine-types.js';
+import type { Observer } from './observe.js';
+
+export interface AgentTokensDeps {
+  agent: Agent;
+  sources: readonly TokenSource[];
+  store: TokenStore;
+  burned: BurnedTokens;
+  logger: Logger;
+  observer: Observer;
+  now: () => number;
+  /** Runs on a freshly minted token before it is handed out (direct mode registers its downstream entry). */
+  afterMint?: (token: AcquiredToken) => Promise<void>;
+}
+
+type TokenEvent = Extract<EventBody, { type: 'token-acquired' | 'token-failed' }>;
+
+export class AgentTokens {
+  readonly #deps: AgentTokensDeps;
+  #pending: AcquiredToken | undefined;
+
+  constructor(deps: AgentTokensDeps) {
+    this.#deps = deps;
+  }
+
+  /** The token handed to the agent and not yet released; a secret. */
+  get value(): string | undefined {
+    return this.#pending?.token;
+  }
+
+  /** Asks the sources in order; counts every request that may have created a token, for the rate limit. */
+  async acquire(signal: AbortSignal): Promise<TokenEvent> {
+    const { agent, logger, observer } = this.#deps;
+    let mints = 0;
+    try {
+      const token = await acquireToken({
+        sources: this.#deps.sources,
+        burned: this.#deps.burned.all,
+        signal,
+        onSkip: (s) => {
+          if (s.error?.mayHaveMinted) mints++;
+          const fields = { agent, source: s.source, reason: s.reason, fingerprint: s.fingerprint };
+          if (s.reason === 'failed') logger.warn({ ...fields, err: s.error?.message }, 'token source failed');
+          else logger.info(fields, 'token source skipped');
+        },
+      });
+      if (MINTING_SOURCES.has(token.source)) mints++;
+      // Without its downstream entry the token is useless; it is minted, so it must never be offered again.
+      await this.#deps.afterMint?.(token).catch(async (err: unknown) => {
+        await this.#deps.burned.add(token.fingerprint, this.#deps.now());
+        throw err;
+      });
+      this.#pending = token;
+      logger.info({ agent, source: token.source, fingerprint: token.fingerprint }, 'join token acquired');
+      observer.tokenAcquired(token);
+      const expiresAt = token.expiresAt?.getTime() ?? null;
+      return {
+        type: 'token-acquired',
+        agent,
+        source: token.source,
+        fingerprint: token.fingerprint,
+        expiresAt,
+        mints,
+      };
+    } catch (err) {
+      signal.throwIfAborted();
+      const failure = failureOf('acquire-token', err instanceof TokenError ? err.source : null, err);
+      return { type: 'token-failed', agent, failure, mints };
+    }
+  }
+
+  /** Writes the pending token to the agent's 0600 token file. */
+  async write(): Promise<void> {
+    if (!this.#pending) throw new Error(`no join token to write for the ${this.#deps.agent}`);
+    await this.#deps.store.write({ token: this.#pending.token, expiresAt: this.#pending.expiresAt });
+  }
+
+  /** The token file as it is on disk (fingerprint and expiry), or null when there is none or it is unreadable. */
+  async onDisk(): Promise<{ fingerprint: string; expiresAt: number | null } | null> {
+    const stored = await this.#deps.store.read().catch(() => undefined);
+    return stored
+      ? { fingerprint: stored.fingerprint, expiresAt: stored.expiresAt?.getTime() ?? null }
+      : null;
+  }
+
+  /** Consumed, refused by the server or discarded, a token is gone for good: burned, audited, its file deleted. */
+  async release(token: TokenInfo, { how, reason }: TokenRelease): Promise<void> {
+    const { agent, logger, observer, burned, store, now } = this.#deps;
+    if (this.#pending?.fingerprint === token.fingerprint) this.#pending = undefined;
+    const expiresAt = token.expiresAt === null ? undefined : new Date(token.expiresAt);
+    observer.tokenReleased(
+      { source: token.source, fingerprint: token.fingerprint, expiresAt },
+      how,
+      reason ?? undefined,
+    );
+    const fields = { agent, fingerprint: token.fingerprint, source: token.source, reason };
+    if (how === 'consumed') logger.info(fields, 'join token consumed');
+    else logger.warn(fields, 'join token discarded');
+    // Both, whatever happens to the other: the file must go, and the refusal must outlive a restart.
+    const done = await Promise.allSettled([store.consume(), burned.add(token.fingerprint, now())]);
+    const failed = done.find((d) => d.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}

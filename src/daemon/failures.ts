@@ -1,0 +1,63 @@
+// Turns whatever an effect threw into the machine's one failure shape: a stable code, whether waiting helps, and
+// what to do about it. Metrics, /status and alerts read these fields; nothing downstream parses messages.
+import { SpireApiError } from '../spire/api-error.js';
+import { TokenError, type TokenErrorCode } from '../token/errors.js';
+import type { Failure } from './machine-types.js';
+
+const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string>> = {
+  unauthorized: (e) =>
+    e.credential === 'login'
+      ? 'check admin_api.username and the password in admin_api.password_file'
+      : 'check the credential file named in admin_api (api_key_file or bearer_token_file)',
+  forbidden: () => 'give the credential the admin role on the admin API',
+  'insecure-file': (e) => `chmod 600 ${e.path ?? 'the file'}`,
+  config: () => 'fix the configuration named in the message, then reload (SIGHUP)',
+  'bad-request': () => 'the admin API refused the request: check downstream.* in the configuration',
+  'no-token': () =>
+    'provide a join token: a systemd credential, the token file (token.file), or an admin_api section',
+};
+
+function tokenFailure(step: Failure['step'], e: TokenError): Failure {
+  // A token source that was empty or refused says more than "no usable join token" alone.
+  const cause = e.code === 'no-token' && e.cause instanceof TokenError ? e.cause : e;
+  return {
+    step,
+    source: cause.source,
+    code: cause.code,
+    retryable: e.retry === 'backoff',
+    retryAfterMs: e.retryAfterMs ?? null,
+    message: e.message,
+    hint: (TOKEN_HINTS[cause.code] ?? TOKEN_HINTS[e.code])?.(cause) ?? null,
+  };
+}
+
+/** The failure of `step` (concerning `source`) that `err` describes. */
+export function failureOf(step: Failure['step'], source: string | null, err: unknown): Failure {
+  if (err instanceof TokenError) return tokenFailure(step, err);
+  if (err instanceof SpireApiError) {
+    return {
+      step,
+      source,
+      code: `spire-${err.codeName.toLowerCase().replace(/_/g, '-')}`,
+      retryable: err.retryable,
+      retryAfterMs: null,
+      message: err.message,
+      hint: err.retryable ? null : `see the SPIRE server's log for ${err.method}`,
+    };
+  }
+  const errno = (err as NodeJS.ErrnoException | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof errno === 'string') {
+    const full = ['ENOSPC', 'EROFS', 'EDQUOT'].includes(errno);
+    return {
+      step,
+      source,
+      code: 'io',
+      retryable: true,
+      retryAfterMs: null,
+      message,
+      hint: full ? 'free space on, or make writable, the file system named in the message' : null,
+    };
+  }
+  return { step, source, code: 'internal', retryable: true, retryAfterMs: null, message, hint: null };
+}

@@ -1,0 +1,64 @@
+// Fingerprints of tokens SPIRE refused or that were used up, kept in the state directory: a read-only source
+// (a systemd credential, a token file the daemon cannot delete) keeps offering the same token after a restart,
+// and SPIRE must not be handed a credential it already refused.
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeSecretFile } from './secret-file.js';
+
+const KEEP = 256;
+const MAX_AGE_MS = 30 * 86_400_000;
+
+interface Entry {
+  fingerprint: string;
+  at: string;
+}
+
+export interface BurnedTokens {
+  has(fingerprint: string): boolean;
+  /** Records a burned token; the file is rewritten (0600, write-then-rename). */
+  add(fingerprint: string, at: number): Promise<void>;
+  readonly all: ReadonlySet<string>;
+}
+
+/** Loads the burned list at `path`; a missing or unreadable file starts an empty one (reported by `onProblem`). */
+export async function loadBurnedTokens(
+  path: string,
+  now: number,
+  onProblem: (message: string) => void = () => {},
+): Promise<BurnedTokens> {
+  let entries: Entry[] = [];
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as { burned?: unknown };
+    if (Array.isArray(parsed.burned)) {
+      entries = parsed.burned.filter(
+        (e): e is Entry =>
+          typeof e?.fingerprint === 'string' &&
+          /^[0-9a-f]{12}$/.test(e.fingerprint) &&
+          typeof e.at === 'string',
+      );
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      onProblem(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); starting empty`);
+    }
+  }
+  entries = entries.filter((e) => now - Date.parse(e.at) < MAX_AGE_MS).slice(-KEEP);
+  const set = new Set(entries.map((e) => e.fingerprint));
+  let writing: Promise<void> = Promise.resolve();
+  return {
+    has: (fingerprint) => set.has(fingerprint),
+    all: set,
+    add(fingerprint, at) {
+      if (set.has(fingerprint)) return writing;
+      set.add(fingerprint);
+      entries = [...entries, { fingerprint, at: new Date(at).toISOString() }].slice(-KEEP);
+      const text = `${JSON.stringify({ burned: entries }, null, 1)}\n`;
+      // Writes run one after another; one that failed does not stop the next.
+      writing = writing
+        .catch(() => undefined)
+        .then(() => mkdir(dirname(path), { recursive: true, mode: 0o700 }))
+        .then(() => writeSecretFile(path, text));
+      return writing;
+    },
+  };
+}
