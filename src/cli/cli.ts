@@ -67,6 +67,16 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (error instanceof ConfigError) return reportConfigError(io, error);
     if (error instanceof UsageError) return usageFailure(io, picked.command, error.message);
     if (isArgsError(error)) return usageFailure(io, picked.command, error.message);
+    const exitCode = (error as { exitCode?: unknown } | null)?.exitCode;
+    // A domain error that knows its sysexits code (another daemon holds the state directory, …).
+    if (
+      error instanceof Error &&
+      typeof exitCode === 'number' &&
+      (Object.values(EXIT) as number[]).includes(exitCode)
+    ) {
+      io.stderr(`poller-bootstrap ${picked.command}: ${maskJoinTokenIds(error.message)}\n`);
+      return exitCode;
+    }
     io.stderr(`poller-bootstrap ${picked.command}: internal error: ${maskJoinTokenIds(reason(error))}\n`);
     return EXIT.internal;
   }

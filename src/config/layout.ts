@@ -35,6 +35,8 @@ export interface Layout {
   };
   /** The upstream agent's transient join token file. */
   readonly upstreamJoinTokenFile: string;
+  /** One pid file per running child, for the next daemon to find what this one left behind. */
+  readonly pidDir: string;
 }
 
 /** Computes the path layout: identity data under the state dir, sockets and tokens under the run dir (§8). */
@@ -68,6 +70,7 @@ export function pathLayout(config: Config): Layout {
       configFile: posix.join(configDir, 'server.conf'),
     },
     upstreamJoinTokenFile: config.token.file,
+    pidDir: posix.join(runDir, 'pids'),
   };
 }
 

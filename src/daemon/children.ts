@@ -1,11 +1,13 @@
 // The three supervised SPIRE processes: what each runs (from the current config) and the handles the runner
 // drives. Only `run -config FILE` reaches argv; tokens travel in 0600 files or configs.
 
+import { spawnSync } from 'node:child_process';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 import { Child as ChildProcess } from '../supervisor/child.js';
 import type { ChildExit, ChildSpec } from '../supervisor/child-types.js';
+import type { ParsedLine } from '../supervisor/logrus.js';
 import type { Child } from './machine-types.js';
 import { configPath } from './rendered.js';
 
@@ -20,38 +22,50 @@ export interface ChildHandle {
 }
 
 export interface ChildHooks {
-  onLine(raw: string): void;
+  onLine(line: ParsedLine): void;
   onExit(exit: ChildExit): void;
 }
 
 export type ChildFactory = (name: Child, hooks: ChildHooks) => ChildHandle;
 
-const CHILD_CONFIG: Record<Child, (c: Config) => { healthPort: number }> = {
+const CHILD_CONFIG: Record<Child, (c: Config) => { socketPath: string }> = {
   'upstream-agent': (c) => c.upstreamAgent,
   'nested-server': (c) => c.nestedServer,
   'downstream-agent': (c) => c.downstreamAgent,
 };
 
-/** The command line, environment and readiness probe of one child under `config`. */
+/**
+ * The command line, environment and readiness probe of one child under `config`. Readiness is asked of the
+ * child's own socket: the agents' Workload API socket, the server's admin socket.
+ */
 export function childSpec(config: Config, layout: Layout, child: Child): ChildSpec {
   const command = child === 'nested-server' ? config.spire.serverPath : config.spire.agentPath;
-  const port = CHILD_CONFIG[child](config).healthPort;
   return {
     command,
     args: ['run', '-config', configPath(layout, child)],
     env: { ...config.spire.childEnv },
-    readiness: { url: `http://127.0.0.1:${port}/ready` },
+    readiness: { socketPath: CHILD_CONFIG[child](config).socketPath },
   };
 }
 
+/** setpriv(1) when it can set a parent-death signal (util-linux ≥ 2.33); undefined otherwise. */
+export function findSetpriv(): string | undefined {
+  for (const path of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    const help = spawnSync(path, ['--help'], { encoding: 'utf8', timeout: 2_000 });
+    if (help.status === 0 && help.stdout.includes('--pdeathsig')) return path;
+  }
+  return undefined;
+}
+
 /** Real child processes, re-logged through `logger`, escalating to SIGKILL after `graceMs`. */
-export function processChildren(logger: Logger, graceMs: number): ChildFactory {
+export function processChildren(logger: Logger, graceMs: number, setpriv?: string): ChildFactory {
   return (name, hooks) => {
     const child = new ChildProcess({
       name,
       logger,
       graceMs,
-      onLine: (_parsed, raw) => hooks.onLine(raw),
+      setpriv,
+      onLine: (parsed) => hooks.onLine(parsed),
       onExit: (exit) => hooks.onExit(exit),
     });
     return {

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.js';
 import { inspectIdentity } from '../spire/identity.js';
 import { attestedTokenFingerprint } from '../spire/join-token-id.js';
 import { chooseJoinToken, type JoinTokenRef } from '../spire/render-common.js';
+import type { PidFiles } from '../supervisor/pidfiles.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { type ChildHandle, childSpec } from './children.js';
 import { failureOf } from './failures.js';
@@ -14,7 +15,7 @@ import type { Agent, Child, Effect, EventBody, MachineState, TimerKey } from './
 import type { Notifier } from './notify.js';
 import type { Observer } from './observe.js';
 import type { Registered } from './register.js';
-import { writeRendered } from './rendered.js';
+import { configPath, writeRendered } from './rendered.js';
 
 export interface Scheduler {
   set(key: TimerKey, afterMs: number, fire: () => void): void;
@@ -34,6 +35,7 @@ export interface Runner {
   readonly identities: IdentityReports;
   readonly scheduler: Scheduler;
   readonly written: Map<Child, string>;
+  readonly pids: PidFiles;
   /** Aborted once the daemon is asked to stop. */
   readonly signal: AbortSignal;
   now(): number;
@@ -63,6 +65,14 @@ async function startChild(run: Runner, { child, withToken }: Extract<Effect, { t
   if (run.signal.aborted) return undefined;
   const handle = run.children[child];
   handle.start(childSpec(config, run.layout, child));
+  if (handle.pid !== undefined) {
+    await run.pids.record(child, handle.pid, configPath(run.layout, child)).catch((err: Error) => {
+      run.logger.warn(
+        { child, err: err.message },
+        'cannot record the child pid; a killed daemon may leave it running',
+      );
+    });
+  }
   try {
     await handle.ready(run.signal);
   } catch {

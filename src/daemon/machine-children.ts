@@ -5,6 +5,7 @@ import {
   CHILDREN,
   type Child,
   type EventBody,
+  type Failure,
   isAgent,
   type MachineEvent,
   type MachineState,
@@ -61,9 +62,9 @@ export function onChildExited(state: MachineState, event: EventOf<'child-exited'
   const { child, code, signal, at } = event;
   if (!running(state, child)) return { state, effects: [] };
   const effects = clearDeadline(state, child);
-  const reason = state.children[child].stopReason;
-  // Stopped on purpose: for a reload or because its token was refused. Neither is the child's fault.
-  if (reason === 'reload' || reason === 'token-refused') {
+  const { stopReason: reason, cause } = state.children[child];
+  // Stopped on purpose: for a reload, a changed input, or because its token was refused. Not the child's fault.
+  if (reason === 'reload' || reason === 'token-refused' || reason === 'input-changed') {
     const stopped = withChild(state, child, {
       status: 'stopped',
       readyAt: null,
@@ -75,10 +76,26 @@ export function onChildExited(state: MachineState, event: EventOf<'child-exited'
   const next = crashed(state, child, at);
   // A missed deadline already said why; the first cause wins over "exited with code 0" from our own SIGTERM.
   if (reason === 'ready-timeout') return { state: next, effects };
-  const code_ = code === null ? 'child-killed' : 'child-exited';
+  // What the child said before it went beats how it went.
+  if (cause !== null) return { state: withError(next, cause, at), effects };
+  const how = failure(
+    'child',
+    child,
+    code === null ? 'child-killed' : 'child-exited',
+    exitMessage(child, code, signal),
+  );
+  return { state: withError(next, how, at), effects };
+}
+
+/** A child's own log line named a cause: it shows in lastError at once, not only when the child gives up. */
+export function onChildReported(state: MachineState, event: EventOf<'child-reported'>): Transition {
+  const { child, at } = event;
+  if (!running(state, child) || state.children[child].cause?.code === event.failure.code) {
+    return { state, effects: [] };
+  }
   return {
-    state: withError(next, failure('child', child, code_, exitMessage(child, code, signal)), at),
-    effects,
+    state: withError(withChild(state, child, { cause: event.failure }), event.failure, at),
+    effects: [],
   };
 }
 
@@ -90,18 +107,48 @@ export function onChildFailed(state: MachineState, event: EventOf<'child-failed'
   return { state: withError(crashed(state, child, at), event.failure, at), effects };
 }
 
-/** The child did not get ready in time: say what it waits for, stop it, and restart it with backoff. */
+// With a cause from its own log lines, that is what the operator needs to read; without, what it waits for.
+function lateFailure(state: MachineState, child: Child): Failure {
+  const seconds = Math.round(state.policy.readyTimeoutMs[child] / 1000);
+  const cause = state.children[child].cause;
+  if (cause !== null)
+    return { ...cause, message: `${cause.message}; not ready after ${seconds} s, restarted` };
+  const message = `the ${child} did not become ready within ${seconds} s; it waits for ${state.policy.waitingFor[child]}`;
+  const hint = `check the ${child}'s log lines (journalctl, field child="${child}")`;
+  return failure('child', child, 'ready-timeout', message, hint);
+}
+
+/** The child did not get ready in time: say why or what it waits for, stop it, and restart it with backoff. */
 export function onDeadline(state: MachineState, child: Child, dueAt: number, at: number): Transition {
   const c = state.children[child];
   if (c.status !== 'starting' || c.deadlineAt !== dueAt) return { state, effects: [] };
-  const seconds = Math.round(state.policy.readyTimeoutMs[child] / 1000);
-  const message = `the ${child} did not become ready within ${seconds} s; it waits for ${state.policy.waitingFor[child]}`;
-  const hint = `check the ${child}'s log lines (journalctl, field child="${child}")`;
-  const late = withError(state, failure('child', child, 'ready-timeout', message, hint), at);
+  const late = withError(state, lateFailure(state, child), at);
   return {
     state: withChild(late, child, { status: 'stopping', stopReason: 'ready-timeout', deadlineAt: null }),
     effects: [{ type: 'stop-child', child, reason: 'ready-timeout' }],
   };
+}
+
+/**
+ * The trust bundle file changed while the upstream agent was failing to verify the server: start it again now
+ * (it reads the bundle only at start) instead of waiting out its attestation retries or its restart backoff.
+ */
+export function onTrustBundleChanged(state: MachineState): Transition {
+  const up = 'upstream-agent';
+  const c = state.children[up];
+  if (c.cause?.code !== 'trust-bundle-mismatch') return { state, effects: [] };
+  if (c.status === 'starting') {
+    return {
+      state: withChild(state, up, { status: 'stopping', stopReason: 'input-changed', deadlineAt: null }),
+      effects: [...clearDeadline(state, up), { type: 'stop-child', child: up, reason: 'input-changed' }],
+    };
+  }
+  const pending = state.pending;
+  if (c.status === 'waiting' && pending?.timer === 'restart' && pending.child === up) {
+    const cut = withChild({ ...state, pending: null }, up, { status: 'stopped' });
+    return { state: cut, effects: [{ type: 'clear-timer', key: 'pending' }] };
+  }
+  return { state, effects: [] };
 }
 
 /**

@@ -141,6 +141,7 @@ export function spawnChild(state: MachineState, child: Child, withToken: boolean
     deadlineAt: dueAt,
     stopReason: null,
     withToken,
+    cause: null,
   });
   return {
     state: enter(started, START_PHASE[child], at),

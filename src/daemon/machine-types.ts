@@ -104,7 +104,9 @@ export interface IdentityInfo {
   expiresAt: number | null;
 }
 
-export type StopReason = 'token-refused' | 'reload' | 'ready-timeout';
+/** Why the machine stopped a child: its token was refused, its config changed, it missed its deadline, or an
+ * input it was failing on (the trust bundle) changed. */
+export type StopReason = 'token-refused' | 'reload' | 'ready-timeout' | 'input-changed';
 
 export interface ChildState {
   /** 'stopped': may be started now; 'crashed': must wait out a backoff first ('waiting' while it runs). */
@@ -121,6 +123,8 @@ export interface ChildState {
   stopReason: StopReason | null;
   /** Whether the running config carries a join token (only such an agent can have a token refused). */
   withToken: boolean;
+  /** What this run's own log lines said went wrong, if anything (src/spire/causes.ts). */
+  cause: Failure | null;
 }
 
 /** What the machine waits for in 'backoff', and until when (for status and the timer). */
@@ -189,6 +193,7 @@ export type EventBody =
   | { type: 'child-exited'; child: Child; code: number | null; signal: string | null }
   | { type: 'child-failed'; child: Child; failure: Failure }
   | { type: 'token-refused'; child: Child; refusal: TokenRefusal }
+  | { type: 'child-reported'; child: Child; failure: Failure }
   | { type: 'config-changed'; children: Child[]; entries: boolean; policy: MachinePolicy }
   | { type: 'config-rejected'; failure: Failure }
   | { type: 'input-changed'; input: 'token-file' | 'trust-bundle' }

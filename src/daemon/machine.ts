@@ -5,8 +5,10 @@ import {
   onChildExited,
   onChildFailed,
   onChildReady,
+  onChildReported,
   onConfigChanged,
   onDeadline,
+  onTrustBundleChanged,
   requestStop,
   whileStopping,
 } from './machine-children.js';
@@ -58,6 +60,7 @@ export function initialState(policy: MachinePolicy, at: number): MachineState {
     deadlineAt: null,
     stopReason: null,
     withToken: false,
+    cause: null,
   });
   const perAgent = <T>(make: () => T) =>
     Object.fromEntries(AGENTS.map((a) => [a, make()])) as Record<(typeof AGENTS)[number], T>;
@@ -121,12 +124,14 @@ function record(state: MachineState, event: MachineEvent): Transition {
       return onChildExited(state, event);
     case 'child-failed':
       return onChildFailed(state, event);
+    case 'child-reported':
+      return onChildReported(state, event);
     case 'config-changed':
       return onConfigChanged(state, event);
     case 'config-rejected':
       return same(withError(state, event.failure, event.at));
     case 'input-changed':
-      return onInputChanged(state);
+      return onInputChanged(state, event);
     case 'timer-fired':
       return onTimer(state, event);
     default:
@@ -150,10 +155,12 @@ function onStepFailed(state: MachineState, event: EventOf<'step-failed'>): Trans
   return wait(failed, { timer: 'step-retry', step, dueAt }, at);
 }
 
-/** A token file arrived or the trust bundle changed: a wait for a token is cut short, nothing else. */
-function onInputChanged(state: MachineState): Transition {
-  if (state.pending?.timer !== 'token-retry') return same(state);
-  return { state: { ...state, pending: null }, effects: [{ type: 'clear-timer', key: 'pending' }] };
+/** A token file arrived or the trust bundle changed: a wait for a token is cut short; a bundle fix restarts. */
+function onInputChanged(state: MachineState, event: EventOf<'input-changed'>): Transition {
+  if (state.pending?.timer === 'token-retry') {
+    return { state: { ...state, pending: null }, effects: [{ type: 'clear-timer', key: 'pending' }] };
+  }
+  return event.input === 'trust-bundle' ? onTrustBundleChanged(state) : same(state);
 }
 
 function onTimer(state: MachineState, event: EventOf<'timer-fired'>): Transition {

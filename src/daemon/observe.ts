@@ -4,7 +4,10 @@ import type { AuditLog } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity, ReconcileAction, TokenResult } from '../observability/metrics-labels.js';
 import type { TokenSourceName } from '../token/errors.js';
-import { AGENTS, CHILDREN, type MachineEvent, type MachineState } from './machine.js';
+import { AGENTS, CHILDREN, type Child, type MachineEvent, type MachineState } from './machine.js';
+
+const isChild = (source: string | null): source is Child =>
+  (CHILDREN as readonly (string | null)[]).includes(source);
 
 export interface ReleasedToken {
   source: string;
@@ -54,6 +57,11 @@ export function createObserver(
       }
       if (after.tokens[up]?.release?.how === 'rejected' && before.tokens[up]?.release === null) {
         metrics.bootstrapAttempt('failure');
+      }
+      const error = after.lastError;
+      // Refused tokens are counted by bootstrap_attempts_total; this counts the processes' own failures.
+      if (error !== before.lastError && error?.step === 'child' && isChild(error.source)) {
+        metrics.childFailure(error.source, error.code);
       }
       if (after.phase === 'ready' && before.phase !== 'ready') {
         metrics.ready(event.at);

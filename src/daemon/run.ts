@@ -6,15 +6,18 @@ import { dirname, join } from 'node:path';
 import { packageVersion } from '../cli/version.js';
 import { type Layout, pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
 import { createAuditLog } from '../observability/audit.js';
 import { HttpServerError, startHttpServer } from '../observability/http.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics, metricsRoute } from '../observability/metrics.js';
 import { buildStatus, readiness } from '../observability/status.js';
 import { formatSpireVersion } from '../spire/version.js';
+import { stopOrphans } from '../supervisor/pidfiles.js';
 import { loadBurnedTokens } from '../token/burned.js';
-import { processChildren } from './children.js';
+import { findSetpriv, processChildren } from './children.js';
 import { Daemon } from './daemon.js';
+import { lockStateDir } from './lock.js';
 import { CHILDREN } from './machine.js';
 import { createNotifier, type Notifier } from './notify.js';
 import { createObserver, type Observer } from './observe.js';
@@ -107,10 +110,28 @@ function reloader(configPath: string, daemon: Daemon, metrics: Metrics, logger: 
 export async function runDaemon({ configPath }: { configPath: string }): Promise<number> {
   const config = await loadConfig(configPath, { env: process.env });
   const logger = createLogger({ level: config.logLevel });
-  const version = packageVersion();
-  const spireVersion = formatSpireVersion(config.spire.version);
   const layout = pathLayout(config);
   await prepareDirectories(layout);
+  // Before anything is spawned: one daemon per state directory, and nothing an earlier one left running.
+  const lock = await lockStateDir(layout.stateDir);
+  try {
+    return await runLocked(configPath, config, layout, logger);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(
+  configPath: string,
+  config: Config,
+  layout: Layout,
+  logger: Logger,
+): Promise<number> {
+  const version = packageVersion();
+  const spireVersion = formatSpireVersion(config.spire.version);
+  for (const orphan of await stopOrphans(layout.pidDir, config.supervision.stopGraceMs)) {
+    logger.warn(orphan, `stopped the ${orphan.child} an earlier daemon left running (pid ${orphan.pid})`);
+  }
   if (config.upstream.insecureBootstrap) {
     logger.warn('insecure_bootstrap: the upstream agent will not verify the SPIRE server on first contact');
   }
@@ -123,7 +144,12 @@ export async function runDaemon({ configPath }: { configPath: string }): Promise
     logger.warn(m),
   );
   const tokens = await buildTokenSources(config, process.env, observer);
-  const children = processChildren(logger, config.supervision.stopGraceMs);
+  const setpriv = findSetpriv();
+  if (!setpriv)
+    logger.warn(
+      'setpriv --pdeathsig is not available: SPIRE children outlive a killed daemon until it restarts',
+    );
+  const children = processChildren(logger, config.supervision.stopGraceMs, setpriv);
   const daemon = new Daemon({
     config,
     layout,

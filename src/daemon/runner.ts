@@ -3,7 +3,12 @@
 import { agentLayout, agentTokenFile, type Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { type CauseContext, causeOf } from '../spire/causes.js';
+import { maskJoinTokenIds } from '../spire/join-token-id.js';
+import { nestedServerHost } from '../spire/render-agent.js';
 import type { ChildExit } from '../supervisor/child-types.js';
+import type { ParsedLine } from '../supervisor/logrus.js';
+import { type PidFiles, pidFiles } from '../supervisor/pidfiles.js';
 import type { BurnedTokens } from '../token/burned.js';
 import type { TokenSource } from '../token/sources.js';
 import { createTokenStore } from '../token/store.js';
@@ -11,8 +16,7 @@ import { AgentTokens } from './agent-tokens.js';
 import type { ChildFactory } from './children.js';
 import type { Runner, Scheduler } from './effects.js';
 import { IdentityReports } from './identity-report.js';
-import { tokenRefusalIn } from './machine-agent-output.js';
-import { type Agent, type Child, type EventBody, isAgent, type MachineState } from './machine-types.js';
+import type { Agent, Child, EventBody, MachineState } from './machine-types.js';
 import type { Notifier } from './notify.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
 import { registerEntries, registerUpstreamDownstreamEntry, setAsideIdentity } from './register.js';
@@ -41,15 +45,47 @@ export interface RunnerCore {
   signal: AbortSignal;
 }
 
-/** What a child's line or exit means as an event (a refusal of its token, an exit, a spawn failure). */
-function childHooks(child: Child, dispatch: (event: EventBody) => void) {
+function causeContext(config: Config, identities: IdentityReports): CauseContext {
+  const agentId = identities.all['upstream-agent']?.spiffeId;
   return {
-    onLine(raw: string) {
-      const refusal = isAgent(child) ? tokenRefusalIn(raw) : null;
-      if (refusal) dispatch({ type: 'token-refused', child, refusal });
+    upstreamServer: `${config.upstream.serverAddress}:${config.upstream.serverPort}`,
+    nestedServer: `${nestedServerHost(config)}:${config.nestedServer.bindPort}`,
+    trustBundlePath: config.upstream.trustBundlePath,
+    downstreamId: config.downstream.spiffeId,
+    // It names the token: only its fingerprint may reach a message.
+    upstreamAgentId: agentId ? maskJoinTokenIds(agentId) : null,
+    stateDir: config.stateDir,
+  };
+}
+
+/** What a child's line or exit means as an event (a refusal of its token, a named cause, an exit). */
+function childHooks(
+  child: Child,
+  dispatch: (event: EventBody) => void,
+  context: () => CauseContext,
+  pids: PidFiles,
+) {
+  return {
+    onLine(line: ParsedLine) {
+      const cause = causeOf(child, line, context());
+      if (cause === null) return;
+      if (cause.code === 'token-rejected' || cause.code === 'token-expired') {
+        dispatch({ type: 'token-refused', child, refusal: cause.code });
+        return;
+      }
+      const { code, message, hint, retryable } = cause;
+      dispatch({
+        type: 'child-reported',
+        child,
+        failure: { step: 'child', source: child, code, retryable, retryAfterMs: null, message, hint },
+      });
     },
     onExit(exit: ChildExit) {
-      if (!exit.spawnError) {
+      void pids.forget(child).catch(() => undefined);
+      // Through setpriv, a missing binary is setpriv's exit 127 rather than a spawn error.
+      const missing = exit.exitCode === 127 && exit.lines.some((l) => l.includes('failed to execute'));
+      const spawnError = exit.spawnError ?? (missing ? new Error(exit.lines.at(-1)) : undefined);
+      if (!spawnError) {
         dispatch({ type: 'child-exited', child, code: exit.exitCode ?? null, signal: exit.signal ?? null });
         return;
       }
@@ -63,7 +99,7 @@ function childHooks(child: Child, dispatch: (event: EventBody) => void) {
           code: 'spawn-failed',
           retryable: false,
           retryAfterMs: null,
-          message: `cannot start the ${child}: ${exit.spawnError.message}`,
+          message: `cannot start the ${child}: ${spawnError.message}`,
           hint: `check ${setting} in the configuration`,
         },
       });
@@ -89,7 +125,10 @@ export function createRunner(deps: DaemonDeps, core: RunnerCore): Runner {
           await registerUpstreamDownstreamEntry(core.config(), t.parentId);
       },
     });
-  const child = (name: Child) => deps.children(name, childHooks(name, core.dispatch));
+  const identities = new IdentityReports(core.config, deps.layout, observer, now);
+  const context = () => causeContext(core.config(), identities);
+  const pids = pidFiles(deps.layout.pidDir);
+  const child = (name: Child) => deps.children(name, childHooks(name, core.dispatch, context, pids));
   return {
     config: core.config,
     layout: deps.layout,
@@ -102,9 +141,10 @@ export function createRunner(deps: DaemonDeps, core: RunnerCore): Runner {
       'nested-server': child('nested-server'),
       'downstream-agent': child('downstream-agent'),
     },
-    identities: new IdentityReports(core.config, deps.layout, observer, now),
+    identities,
     scheduler: deps.scheduler ?? timerScheduler(),
     written: new Map(),
+    pids,
     signal: core.signal,
     now,
     state: core.state,

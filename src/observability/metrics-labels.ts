@@ -3,6 +3,7 @@
 
 import type { Child, Phase } from '../daemon/machine-types.js';
 import { CHILDREN } from '../daemon/machine-types.js';
+import { CAUSE_CODES } from '../spire/causes.js';
 import { TOKEN_SOURCES, type TokenErrorCode, type TokenSourceName } from '../token/errors.js';
 
 /** What an out-of-set label value is recorded as. */
@@ -49,6 +50,16 @@ export type Identity = (typeof IDENTITIES)[number];
 
 export const ATTEMPT_RESULTS = ['success', 'failure'] as const;
 export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
+
+/** Why a child failed: a cause from its own lines (src/spire/causes.ts), or how it ended. */
+export const CHILD_FAILURE_REASONS = [
+  ...CAUSE_CODES.filter((c) => c !== 'token-rejected' && c !== 'token-expired'),
+  'child-exited',
+  'child-killed',
+  'ready-timeout',
+  'spawn-failed',
+] as const;
+export type ChildFailureReason = (typeof CHILD_FAILURE_REASONS)[number];
 
 export const RECONCILE_ACTIONS = ['created', 'updated', 'deleted', 'unchanged'] as const;
 export type ReconcileAction = (typeof RECONCILE_ACTIONS)[number];

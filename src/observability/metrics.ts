@@ -6,6 +6,7 @@ import type { RouteHandler } from './http.js';
 import {
   ATTEMPT_RESULTS,
   type AttemptResult,
+  CHILD_FAILURE_REASONS,
   CHILDREN,
   type Child,
   IDENTITIES,
@@ -45,6 +46,8 @@ export interface Metrics {
   tokenRequest(source: TokenSourceName, result: TokenResult, seconds: number): void;
   childUp(child: Child, up: boolean): void;
   childRestart(child: Child): void;
+  /** A child failed for `reason` (a named cause, or how it ended). */
+  childFailure(child: Child, reason: string): void;
   /** null (unknown or no SVID) removes the series, so no expiry alert can fire on a stale value. */
   identityExpiry(identity: Identity, expiresAt: Date | number | null): void;
   /** 1 while an agent runs on an SVID inside the safety margin (it must rotate soon, or re-attest). */
@@ -100,6 +103,12 @@ function instruments(registry: Registry) {
       name: name('child_up'),
       help: '1 while the supervised SPIRE process is ready, else 0.',
       labelNames: ['child'],
+      registers,
+    }),
+    childFailures: new Counter({
+      name: name('child_failures_total'),
+      help: 'Failures of each supervised SPIRE process, by reason: the cause its own log lines name, or how it ended.',
+      labelNames: ['child', 'reason'],
       registers,
     }),
     childRestarts: new Counter({
@@ -167,6 +176,7 @@ function precreate(m: Instruments): void {
   for (const child of CHILDREN) {
     m.childUp.set({ child }, 0);
     m.childRestarts.inc({ child }, 0);
+    for (const reason of CHILD_FAILURE_REASONS) m.childFailures.inc({ child, reason }, 0);
   }
   for (const action of RECONCILE_ACTIONS) m.entries.inc({ action }, 0);
   for (const result of ['success', 'failure']) m.reloads.inc({ result }, 0);
@@ -213,6 +223,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     childUp: (child, up) => m.childUp.set({ child: pick(CHILDREN, child) }, up ? 1 : 0),
     childRestart: (child) => m.childRestarts.inc({ child: pick(CHILDREN, child) }),
+    childFailure: (child, reason) =>
+      m.childFailures.inc({ child: pick(CHILDREN, child), reason: pick(CHILD_FAILURE_REASONS, reason) }),
     identityExpiry(identity, expiresAt) {
       const labels = { identity: pick(IDENTITIES, identity) };
       const seconds = expiresAt === null ? Number.NaN : epochSeconds(expiresAt);

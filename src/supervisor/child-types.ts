@@ -52,6 +52,11 @@ export interface ChildOptions {
   tailLines?: number;
   /** Readiness poll interval. Default 50 ms. */
   pollMs?: number;
+  /**
+   * setpriv(1) to start children through with `--pdeathsig SIGTERM`, so that they die with the daemon even when
+   * it is killed outright; without it a killed daemon leaves them running (the next one stops them).
+   */
+  setpriv?: string;
   /** Applied to each raw line before anything sees it. Default masks join-token SPIFFE IDs. */
   mask?: (line: string) => string;
 }

@@ -29,9 +29,11 @@ interface Run {
 // pino writes these keys itself; a child field with the same name would produce a duplicate JSON key.
 const RESERVED = new Set(['child', 'level', 'time', 'msg', 'pid', 'hostname']);
 
-function spawn(spec: ChildSpec, graceMs: number) {
+function spawn(spec: ChildSpec, graceMs: number, setpriv: string | undefined) {
   const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...spec.env };
-  return execa(spec.command, [...(spec.args ?? [])], {
+  const argv = [spec.command, ...(spec.args ?? [])];
+  const [file, ...args] = setpriv ? [setpriv, '--pdeathsig', 'SIGTERM', '--', ...argv] : argv;
+  return execa(file as string, args, {
     env,
     extendEnv: false,
     stdin: 'ignore',
@@ -85,7 +87,7 @@ export class Child {
     }
     if (this.#run !== undefined) this.#restarts++;
     this.#tail = [];
-    const subprocess = spawn(spec, this.#options.graceMs ?? 10_000);
+    const subprocess = spawn(spec, this.#options.graceMs ?? 10_000, this.#options.setpriv);
     const run = {
       subprocess,
       spec,

@@ -14,6 +14,7 @@ import type { Scheduler } from '../../../src/daemon/effects.js';
 import type { Child, MachineState, TimerKey } from '../../../src/daemon/machine.js';
 import { NO_OBSERVER, type Observer } from '../../../src/daemon/observe.js';
 import type { ChildSpec } from '../../../src/supervisor/child-types.js';
+import { parseLogrusLine } from '../../../src/supervisor/logrus.js';
 import { loadBurnedTokens } from '../../../src/token/burned.js';
 import { TokenError } from '../../../src/token/errors.js';
 import { fingerprint } from '../../../src/token/fingerprint.js';
@@ -33,17 +34,21 @@ class FakeChild implements ChildHandle {
   readonly specs: ChildSpec[] = [];
   readonly stops: string[] = [];
   #ready: { resolve(): void; reject(e: Error): void } | undefined;
+  /** Ready before the runner asked (it may ask a moment after the start). */
+  #readyEarly = false;
   constructor(
     readonly name: Child,
     readonly hooks: ChildHooks,
     readonly world: World,
   ) {}
   start(spec: ChildSpec) {
+    this.#readyEarly = false;
     this.specs.push(spec);
     this.pid = 1000 + this.specs.length;
     this.world.changed();
   }
   ready(signal: AbortSignal) {
+    if (this.#readyEarly) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#ready = { resolve, reject };
       signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
@@ -54,6 +59,7 @@ class FakeChild implements ChildHandle {
     this.exit(0);
   }
   becomeReady() {
+    this.#readyEarly = this.#ready === undefined;
     this.#ready?.resolve();
     this.#ready = undefined;
   }
@@ -72,7 +78,7 @@ class FakeChild implements ChildHandle {
     });
   }
   say(line: string) {
-    this.hooks.onLine(line);
+    this.hooks.onLine(parseLogrusLine(line));
   }
 }
 
