@@ -13,7 +13,8 @@ describe('pathLayout', () => {
   it('keeps identity under the state dir and sockets, tokens and rendered configs under the run dir', () => {
     expect(pathLayout(config)).toEqual({
       stateDir: '/var/lib/pb/',
-      runDir: '/run/pb',
+      pidDir: '/run/pb/pids',
+    runDir: '/run/pb',
       configDir: '/run/pb/conf',
       upstreamAgent: {
         dataDir: '/var/lib/pb/upstream-agent/data',
