@@ -80,6 +80,7 @@ async function attestOnce(
   // grpc.NewClient connects lazily, so a dial or TLS failure surfaces when the attestation stream opens.
   const unreachable = await probeServer({
     target,
+    lb: 'round_robin',
     ...tls,
     onInsecure: () => log.warn('Insecure bootstrap enabled; skipping server certificate verification'),
   });

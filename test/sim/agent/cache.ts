@@ -26,6 +26,8 @@ interface Identity {
 }
 
 const SYNC_INTERVAL_MS = 5_000;
+// The agent's server client dials with round_robin (pkg/agent/client/dial.go).
+const LB = 'round_robin';
 
 /**
  * The agent's cache manager (pkg/agent/manager): syncs authorized entries and the trust bundle from the server,
@@ -118,7 +120,7 @@ export class SvidCache extends EventEmitter {
       });
       return new AgentError(`failed to ${what}: ${text}`, code);
     };
-    const unreachable = await probeServer({ target, ...tls });
+    const unreachable = await probeServer({ target, lb: LB, ...tls });
     if (unreachable) throw failed('fetch authorized entries', grpc.status.UNAVAILABLE, unreachable);
     const creds = spiffeChannel(tls);
     const entryClient = new services.entry(target, creds, SPIFFE_CHANNEL_OPTIONS);

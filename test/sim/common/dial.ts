@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { type PeerCertificate, connect as tlsConnect } from 'node:tls';
+import { atLeast } from './cli.js';
 import { errnoText, goQuote } from './go-text.js';
 import { scaled } from './grpc.js';
 import { verifyChain } from './verify.js';
@@ -22,6 +23,11 @@ const handshake = (reason: string) =>
 export interface ServerProbe {
   /** host:port as configured (server_address:server_port). */
   target: string;
+  /**
+   * The client's load balancing policy, which words the failure: SPIRE agents dial with round_robin
+   * (pkg/agent/client/dial.go), the spire UpstreamAuthority with grpc-go's default pick_first.
+   */
+  lb: 'round_robin' | 'pick_first';
   /** Trust bundle roots; undefined for insecure bootstrap. */
   roots: Buffer[] | undefined;
   expectId: string;
@@ -64,18 +70,37 @@ function checkServer(chain: Buffer[], probe: ServerProbe): string | undefined {
 }
 
 /**
+ * The picker's error for a failed resolution or connection. grpc-go ≥ 1.71 (SPIRE ≥ 1.12) builds round_robin
+ * from endpointsharding, which has no child to pick from without addresses and passes a child pick_first's
+ * connection error through; before, the base balancer prefixed "last connection/resolver error: ".
+ */
+function pickerError(lb: ServerProbe['lb'], failure: { resolve: true } | { connect: string }): string {
+  const modern = atLeast('1.12.0');
+  if ('resolve' in failure) {
+    if (lb === 'pick_first') return 'name resolver error: produced zero addresses';
+    return modern ? 'no children to pick from' : 'last resolver error: produced zero addresses';
+  }
+  return lb === 'round_robin' && !modern ? `last connection error: ${failure.connect}` : failure.connect;
+}
+
+/**
  * Dials the SPIRE server as grpc-go would and returns the desc of the Unavailable error a Go client would get,
  * or undefined when the connection and the SPIFFE authentication of the server succeed.
  */
 export async function probeServer(probe: ServerProbe): Promise<string | undefined> {
+  const failure = await dialServer(probe);
+  return failure === undefined ? undefined : pickerError(probe.lb, failure);
+}
+
+async function dialServer(probe: ServerProbe): Promise<{ resolve: true } | { connect: string } | undefined> {
   const { host, port } = splitHostPort(probe.target);
   let ip = host;
   if (!isIP(host)) {
     try {
       ip = (await lookup(host)).address;
     } catch {
-      // grpc-go's dns resolver drops NXDOMAIN and reports an empty address list.
-      return 'name resolver error: produced zero addresses';
+      // grpc-go's dns resolver drops NXDOMAIN and reports an empty address list (dns_resolver.go).
+      return { resolve: true };
     }
   }
   const address = isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -95,8 +120,8 @@ export async function probeServer(probe: ServerProbe): Promise<string | undefine
       resolve(dialing('tcp', address, `connect: ${errnoText(err)}`));
     });
   });
-  if (typeof raw === 'string') return raw;
-  return new Promise<string | undefined>((resolve) => {
+  if (typeof raw === 'string') return { connect: raw };
+  const desc = await new Promise<string | undefined>((resolve) => {
     const tls = tlsConnect({
       socket: raw,
       rejectUnauthorized: false,
@@ -122,6 +147,7 @@ export async function probeServer(probe: ServerProbe): Promise<string | undefine
     tls.once('error', (err: NodeJS.ErrnoException) => finish(handshake(err.code ? errnoText(err) : 'EOF')));
     tls.once('close', () => finish(handshake('EOF')));
   });
+  return desc === undefined ? undefined : { connect: desc };
 }
 
 /** Dials a Workload API unix socket; the desc of grpc-go's Unavailable error, or undefined when it connects. */

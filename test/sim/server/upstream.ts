@@ -10,6 +10,8 @@ import type { MintUpstream } from './ca.js';
 import type { ServerConfig } from './config.js';
 
 type Upstream = NonNullable<ServerConfig['upstream']>;
+// spire_server_client.go dials with grpc.NewClient's default, pick_first.
+const LB = 'pick_first';
 
 // The plugin's errors reach the server through the plugin facade, which prefixes them (common/plugin/facade.go).
 const pluginError = (msg: string) =>
@@ -77,7 +79,7 @@ export function upstreamMinter(config: ServerConfig, up: Upstream, log: Log): Mi
     };
     const target = `${up.serverAddress}:${up.serverPort}`;
     const requestFailed = (text: string) => pluginError(`unable to request a new Downstream X509CA: ${text}`);
-    const unreachable = await probeServer({ target, ...tls });
+    const unreachable = await probeServer({ target, lb: LB, ...tls });
     if (unreachable) throw requestFailed(`rpc error: code = Unavailable desc = ${unreachable}`);
     const client = new services.svid(target, spiffeChannel(tls), SPIFFE_CHANNEL_OPTIONS);
     try {
