@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fetchX509SvidsOnce } from '../sim/common/workload-client.js';
-import { describe as describeCert, fromPem } from '../sim/common/x509.js';
+import { fromPem } from '../sim/common/x509.js';
 import { freePort } from '../sim/launch.js';
 import {
   createEntries,
@@ -132,22 +132,29 @@ describe('CA persistence across restarts', () => {
     expect(agent.proc.lines).toContainEqual(expect.stringContaining(`msg="Agent crashed" error="${error}"`));
   });
 
-  it('replaces a persisted CA inside its activation window at start: prepares the next slot and activates it', async () => {
-    const dir = box.dir('short-ca');
-    // ca_ttl 12 s: preparation after 6 s, activation after 10 s (half and five sixths of the lifetime).
-    const opts = { env: FAST, extraServerHcl: 'ca_ttl = "12s"\n  default_x509_svid_ttl = "1s"' };
-    const first = await startServer(dir, opts);
-    const notAfter = describeCert(fromPem(bundle(first.bundlePath))[0] as Buffer).notAfter.getTime();
+  // The thresholds count from the journal's issued_at (slot.go preparationThreshold/keyActivationThreshold):
+  // a 24 h CA recorded as issued 4 days before expiry is past half its 4-day life; one recorded 7 days before
+  // expiry is past five sixths. Rewriting issued_at in the datastore stands in for a server that was down that long.
+  it.each([
+    ['past half its lifetime: keeps it active and prepares the next slot', 4, ['A'], ['B']],
+    ['past five sixths: prepares the next slot and activates it at once', 7, ['B'], ['B']],
+  ])('a persisted CA %s', async (_name, days, activatedSlots, preparedSlots) => {
+    const dir = box.dir('aged-ca');
+    const first = await startServer(dir, { env: FAST });
     await first.proc.stop();
-    // The CA's own lifetime is wall-clock time: wait until its activation threshold (2 s before expiry) has
-    // passed, leaving the CA 1.5 s of validity so that it is still loaded.
-    while (Date.now() < notAfter - 1_500) await new Promise((r) => setTimeout(r, 100));
+    const dsPath = join(dir, 'data', 'datastore.sqlite3');
+    const ds = JSON.parse(readFileSync(dsPath, 'utf8')) as {
+      caJournal: { issuedAt: number; notAfter: number }[];
+    };
+    for (const entry of ds.caJournal) entry.issuedAt = entry.notAfter - days * 24 * 3600;
+    writeFileSync(dsPath, JSON.stringify(ds));
 
-    const again = await restartServer(first, opts);
-    const prepared = linesOf(again.proc.lines, 'X509 CA prepared');
-    const activated = linesOf(again.proc.lines, 'X509 CA activated');
-    expect(prepared.map((l) => field(l, 'slot'))).toEqual(['B']);
-    expect(activated.map((l) => field(l, 'slot'))).toEqual(['B']);
+    const again = await restartServer(first, { env: FAST });
+    expect(linesOf(again.proc.lines, 'X509 CA activated').map((l) => field(l, 'slot'))).toEqual(
+      activatedSlots,
+    );
+    expect(linesOf(again.proc.lines, 'X509 CA prepared').map((l) => field(l, 'slot'))).toEqual(preparedSlots);
+    // A prepared CA's root joins the bundle at once, so agents learn it before it signs anything.
     expect(fromPem(bundle(join(dir, 'data', 'bundle.pem')))).toHaveLength(2);
   });
 });

@@ -8,8 +8,6 @@ import {
   authorityKeyId,
   createRootCA,
   describe,
-  generateKeyPair,
-  issue,
   type KeyPair,
   subjectKeyId,
   toPem,
@@ -25,6 +23,7 @@ import {
 import type { ServerConfig } from './config.js';
 import type { DataStore, JournalEntry } from './datastore.js';
 import type { ServerKeyManager } from './keys.js';
+import { issueServerSvid, type ServerTls } from './server-svid.js';
 
 /** The server's signing state: the CA that signs SVIDs, the roots agents trust, and its own TLS identity. */
 export interface CaState {
@@ -33,7 +32,7 @@ export interface CaState {
   chain: Buffer[];
   /** The trust bundle: every X.509 authority still in the datastore, older ones included. */
   roots: Buffer[];
-  tls: { certChainPem: string; keyPem: string; notAfter: number };
+  tls: ServerTls;
 }
 
 /** Asks the UpstreamAuthority to sign a CA for `keys`: the chain (new CA first) and the upstream roots. */
@@ -169,6 +168,7 @@ export class CaManager {
     });
     this.#entries = this.#entries.slice(-JOURNAL_CAP);
     this.store.saveJournal(this.#entries);
+    this.#rootsChanged();
     this.#log.info('X509 CA prepared', {
       expiration: goTime(new Date(notAfter)),
       issued_at: goTime(new Date(issuedAt), true),
@@ -177,6 +177,23 @@ export class CaManager {
       slot: slot.id,
       upstream_authority_id: slot.ca.upstreamAuthorityId,
     });
+  }
+
+  /** A prepared CA's root is in the bundle before it signs anything: hand the new bundle out at once. */
+  #rootsChanged(): void {
+    if (!this.#state) return;
+    this.#state = { ...this.#state, roots: this.store.bundle() };
+    this.#writeBundle();
+    for (const l of this.#listeners) l(this.#state);
+  }
+
+  // Not SPIRE's: the simulator's convenience copy of what `spire-server bundle show` prints.
+  #writeBundle(): void {
+    const pem = this.store
+      .bundle()
+      .map((r) => toPem(r))
+      .join('');
+    writeFileAtomic(join(this.config.dataDir, 'bundle.pem'), pem, 0o644);
   }
 
   #setStatus(authorityId: string, status: JournalEntry['status']): void {
@@ -218,29 +235,9 @@ export class CaManager {
     const ca = this.#current.ca;
     if (!ca) return;
     const authority = { cert: ca.cert, key: ca.key };
-    const keys = await generateKeyPair();
-    const leaf = await issue({
-      authority,
-      publicKey: keys.publicKey,
-      spiffeId: `spiffe://${this.config.trustDomain}/spire/server`,
-      ttlSeconds: this.config.defaultX509SvidTtlSeconds,
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1'],
-    });
-    const chain = ca.upstreamChain;
-    const roots = this.store.bundle();
-    this.#state = {
-      authority,
-      chain,
-      roots,
-      tls: {
-        certChainPem: [leaf, ...chain].map((c) => toPem(c)).join(''),
-        keyPem: toPem(keys.pkcs8, 'PRIVATE KEY'),
-        notAfter: describe(leaf).notAfter.getTime(),
-      },
-    };
-    // Not SPIRE's: the simulator's convenience copy of what `spire-server bundle show` prints.
-    writeFileAtomic(join(this.config.dataDir, 'bundle.pem'), roots.map((r) => toPem(r)).join(''), 0o644);
+    const tls = await issueServerSvid(this.config, authority, ca.upstreamChain);
+    this.#state = { authority, chain: ca.upstreamChain, roots: this.store.bundle(), tls };
+    this.#writeBundle();
     for (const l of this.#listeners) l(this.#state);
   }
 }
