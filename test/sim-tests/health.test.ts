@@ -82,8 +82,8 @@ describe('health listeners of the simulated SPIRE processes', () => {
   let server: SimServer;
 
   it('agent (1.13): listener up 8 s (scaled) into a slow attestation, ready only after a refresh that follows the Workload API', async () => {
-    const env = { SIM_TIME_SCALE: '0.05' };
-    // Attestation takes 5 s, far beyond the scaled 0.4 s after which 1.13 starts the health listener anyway.
+    const env = { SIM_TIME_SCALE: '0.1' };
+    // Attestation takes 5 s, far beyond the scaled 0.8 s after which 1.13 starts the health listener anyway.
     server = await startServer(box.dir('server'), {
       env: { ...env, SIM_FAULTS: JSON.stringify({ latencyMs: 5_000 }) },
     });
@@ -111,7 +111,7 @@ describe('health listeners of the simulated SPIRE processes', () => {
     );
     expect(await get(agent.healthPort, '/ready')).toEqual([200, { agent: {} }]);
 
-    // Steady state: the next refresh is 60 s (3 s scaled) away, so a lost socket shows up only then.
+    // Steady state: the next refresh is 60 s (6 s scaled) away, so a lost socket shows up only then.
     rmSync(agent.socket);
     expect((await get(agent.healthPort, '/ready'))[0]).toBe(200);
     await agent.proc.waitFor(/msg="Health check failed" check=agent.*error="subsystem is not live or ready"/);
@@ -132,7 +132,7 @@ describe('health listeners of the simulated SPIRE processes', () => {
   });
 
   it('server: listener after the APIs; a lost admin socket fails the "server" check at the next refresh', async () => {
-    const s = await startServer(box.dir('server-health'), { env: { SIM_TIME_SCALE: '0.05' } });
+    const s = await startServer(box.dir('server-health'), { env: { SIM_TIME_SCALE: '0.1' } });
     await s.proc.waitFor(/msg="Serving health checks"/);
     expect(indexOf(s.proc, /Starting Server APIs.*network=unix/)).toBeLessThan(
       indexOf(s.proc, /Serving health checks/),
