@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { services } from '../../../src/spire/proto.js';
@@ -9,7 +9,7 @@ import { Faults, Stats, startControlServer } from '../common/faults.js';
 import { goListenError } from '../common/go-text.js';
 import { bind, goDuration, scaled } from '../common/grpc.js';
 import { HealthChecker } from '../common/health.js';
-import { Lifecycle } from '../common/lifecycle.js';
+import { Lifecycle, setUmask } from '../common/lifecycle.js';
 import { createLog, type Log } from '../common/log.js';
 import { describe } from '../common/x509.js';
 import { attestWithRetry, bootstrapBackoff, bootstrapRoots } from './attest.js';
@@ -83,6 +83,8 @@ async function serveWorkloadApi(
     const text = goListenError('unix', config.socketPath, Object.assign(err as Error, { code }));
     throw new Error(`create UDS listener: ${text}`);
   }
+  // Every local user may reach the Workload API (endpoints_posix.go createUDSListener).
+  chmodSync(config.socketPath, 0o777);
   log.info('Starting Workload and SDS APIs', {
     address: config.socketPath,
     network: 'unix',
@@ -95,7 +97,9 @@ async function serveWorkloadApi(
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = createLog(config.logFormat, config.logLevel);
   const life = new Lifecycle('spire-agent', log);
+  // LoadConfig's warnings come first, then prepareEndpoints tightens the umask (cmd/spire-agent/cli/run).
   for (const w of config.warnings) log.warn(w);
+  setUmask(log);
   const faults = new Faults();
   const stats = new Stats();
   await startControlServer(faults, stats);

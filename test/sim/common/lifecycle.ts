@@ -44,3 +44,18 @@ export class Lifecycle {
     this.stopped();
   }
 }
+
+/**
+ * pkg/common/cli/umask_posix.go SetUmask: both programs tighten the umask to at least 0027 before they create
+ * anything, warning when the inherited one was looser.
+ */
+export function setUmask(log: Log): void {
+  const minimum = 0o027;
+  const current = process.umask(minimum);
+  const next = current | minimum;
+  if ((current & minimum) !== minimum) {
+    const octal = (n: number) => `0${n.toString(8).padStart(3, '0')}`;
+    log.warn(`Current umask ${octal(current)} is too permissive; setting umask ${octal(next)}`);
+  }
+  process.umask(next);
+}

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { services } from '../../../src/spire/proto.js';
@@ -105,6 +105,8 @@ export async function listenAndServe(deps: EndpointDeps): Promise<{ stop(): void
   mkdirSync(dirname(config.socketPath), { recursive: true, mode: 0o750 });
   rmSync(config.socketPath, { force: true });
   await bind(uds, `unix:${config.socketPath}`, grpc.ServerCredentials.createInsecure());
+  // restrictLocalAddr: only the server's user and group may use the admin socket.
+  chmodSync(config.socketPath, 0o770);
   epLog.info('Starting Server APIs', { address: config.socketPath, network: 'unix' });
   return {
     stop() {

@@ -7,7 +7,7 @@ import { recordEvent } from '../common/events.js';
 import { Faults, Stats, startControlServer } from '../common/faults.js';
 import { goRpcError } from '../common/grpc.js';
 import { HealthChecker } from '../common/health.js';
-import { Lifecycle } from '../common/lifecycle.js';
+import { Lifecycle, setUmask } from '../common/lifecycle.js';
 import { createLog, type Log } from '../common/log.js';
 import { CaManager } from './ca.js';
 import type { ServerConfig } from './config.js';
@@ -62,6 +62,7 @@ function openDataStore(config: ServerConfig, log: Log): DataStore {
 export async function runServer(config: ServerConfig): Promise<void> {
   const log = createLog(config.logFormat, config.logLevel);
   const life = new Lifecycle('spire-server', log);
+  setUmask(log);
   const faults = new Faults();
   const stats = new Stats();
   await startControlServer(faults, stats);
