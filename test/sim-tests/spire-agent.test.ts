@@ -249,6 +249,21 @@ plugins { KeyManager "memory" { plugin_data {} } NodeAttestor "join_token" { plu
     expect(res.stderr.trim()).toBe('only one of join_token or join_token_file can be specified, not both');
   });
 
+  it('tightens a permissive umask to 0027 and says so, as SPIRE does', () => {
+    const path = join(box.root, 'umask-agent.conf');
+    writeFileSync(path, base('insecure_bootstrap = true'));
+    const res = spawnSync(
+      'sh',
+      ['-c', 'umask 0002 && exec "$0" run -config "$1"', join(SIM_BIN, 'spire-agent'), path],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(res.stdout).toMatch(
+      /level=warning msg="Current umask 0002 is too permissive; setting umask 0027"/,
+    );
+  });
+
   it('prints its version on stderr', () => {
     const res = spawnSync(join(SIM_BIN, 'spire-agent'), ['--version'], {
       encoding: 'utf8',

@@ -207,7 +207,8 @@ describe('nested spire-server (UpstreamAuthority "spire")', () => {
       /level=error msg="Failed to watch the Workload API: rpc error: code = PermissionDenied desc = no identity issued".*plugin_type=UpstreamAuthority/,
     );
     expect(nested.proc.lines.some((l) => l.includes('Starting Server APIs'))).toBe(false);
-    expect((await fetch(`http://127.0.0.1:${nested.healthPort}/ready`)).status).toBe(500);
+    // The health listener starts only once the APIs listen (server.go), so nothing answers yet.
+    await expect(fetch(`http://127.0.0.1:${nested.healthPort}/ready`)).rejects.toThrow('fetch failed');
 
     await createEntries(server, [entry]);
     await nested.proc.waitFor(/msg="Starting Server APIs".*network=unix/);
@@ -241,6 +242,10 @@ describe('nested spire-server (UpstreamAuthority "spire")', () => {
     const { nested, entry } = await nestedFor('nested-not-downstream', false);
     await createEntries(server, [entry]);
     expect((await nested.proc.exited).code).toBe(1);
-    expect(nested.proc.lines.some((l) => /msg="Server crashed".*PermissionDenied/.test(l))).toBe(true);
+    const error =
+      'rpc error: code = Internal desc = upstreamauthority(spire): unable to request a new Downstream X509CA: rpc error: code = PermissionDenied desc = authorization denied for method /spire.api.server.svid.v1.SVID/NewDownstreamX509CA';
+    for (const msg of ['Unable to rotate X509 CA', 'Fatal run error', 'Server crashed']) {
+      expect(nested.proc.lines).toContainEqual(expect.stringContaining(`msg="${msg}" error="${error}"`));
+    }
   });
 });

@@ -1,7 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { callUnary, services } from '../../src/spire/proto.js';
 import { freePort, type Proc, SIM_BIN, spawnProc, waitForHttp } from './launch.js';
 
 /** A simulated SPIRE server started in a folder of its own. */
@@ -14,6 +12,7 @@ export interface SimServer {
   socket: string;
   /** PEM roots the server wrote at start (what `spire-server bundle show` prints). */
   bundlePath: string;
+  confPath: string;
 }
 
 export interface ServerOptions {
@@ -26,13 +25,15 @@ export interface ServerOptions {
   extraServerHcl?: string;
   /** Resolve once both API listeners are up (default), or right after spawning. */
   waitReady?: boolean;
+  /** bind_port; a free port by default. */
+  port?: number;
 }
 
 /** Writes server.conf and starts `spire-server run`. */
 export async function startServer(dir: string, opts: ServerOptions = {}): Promise<SimServer> {
   const td = opts.trustDomain ?? 'example.org';
   mkdirSync(dir, { recursive: true });
-  const [port, healthPort] = [await freePort(), await freePort()];
+  const [port, healthPort] = [opts.port ?? (await freePort()), await freePort()];
   const socket = join(dir, 'api.sock');
   const km =
     opts.keyManager === 'memory'
@@ -68,6 +69,19 @@ health_checks {
 `;
   const confPath = join(dir, 'server.conf');
   writeFileSync(confPath, conf);
+  const server = {
+    dir,
+    trustDomain: td,
+    port,
+    healthPort,
+    socket,
+    bundlePath: join(dir, 'data', 'bundle.pem'),
+    confPath,
+  };
+  return { ...server, proc: await spawnServer(confPath, opts) };
+}
+
+async function spawnServer(confPath: string, opts: ServerOptions): Promise<Proc> {
   const proc = spawnProc(
     opts.name ?? 'spire-server',
     join(SIM_BIN, 'spire-server'),
@@ -75,15 +89,13 @@ health_checks {
     opts.env,
   );
   if (opts.waitReady !== false) await proc.waitFor(/msg="Starting Server APIs".*network=unix/);
-  return {
-    proc,
-    dir,
-    trustDomain: td,
-    port,
-    healthPort,
-    socket,
-    bundlePath: join(dir, 'data', 'bundle.pem'),
-  };
+  return proc;
+}
+
+/** Stops a server and starts it again with the same server.conf (same ports, data_dir, keys). */
+export async function restartServer(server: SimServer, opts: ServerOptions = {}): Promise<SimServer> {
+  await server.proc.stop();
+  return { ...server, proc: await spawnServer(server.confPath, opts) };
 }
 
 /** A simulated SPIRE agent. */
@@ -108,6 +120,8 @@ export interface AgentOptions {
   /** Resolve once /ready answers 200 (default), or right after spawning. */
   waitReady?: boolean;
   healthPort?: number;
+  /** server_address; 127.0.0.1 by default. */
+  serverAddress?: string;
 }
 
 /** Writes agent.conf for `server` and starts `spire-agent run`. */
@@ -124,7 +138,7 @@ export async function startAgent(dir: string, server: SimServer, opts: AgentOpti
     : `trust_bundle_path = "${server.bundlePath}"`;
   const conf = `agent {
   data_dir = "${join(dir, 'data')}"
-  server_address = "127.0.0.1"
+  server_address = "${opts.serverAddress ?? '127.0.0.1'}"
   server_port = ${server.port}
   socket_path = "${socket}"
   trust_domain = "${server.trustDomain}"
@@ -159,76 +173,7 @@ health_checks {
   return { proc, dir, socket, healthPort, confPath };
 }
 
-function adminClients(socket: string) {
-  const creds = grpc.credentials.createInsecure();
-  return {
-    agent: new services.agent(`unix:${socket}`, creds),
-    entry: new services.entry(`unix:${socket}`, creds),
-  };
-}
-
-/** Mints a join token through the server's admin socket, as `spire-server token generate` does. */
-export async function mintToken(
-  server: SimServer,
-  ttl = 600,
-  agentId?: string,
-): Promise<{ value: string; expires_at: number }> {
-  const { agent, entry } = adminClients(server.socket);
-  try {
-    const agent_id = agentId
-      ? { trust_domain: server.trustDomain, path: new URL(agentId).pathname }
-      : undefined;
-    return await callUnary(agent, 'CreateJoinToken', { ttl, agent_id });
-  } finally {
-    agent.close();
-    entry.close();
-  }
-}
-
-export interface EntrySpec {
-  spiffeId: string;
-  parentId: string;
-  selectors: string[];
-  downstream?: boolean;
-  x509SvidTtl?: number;
-}
-
-const idMsg = (id: string) => {
-  const u = /^spiffe:\/\/([^/]+)(\/.*)?$/.exec(id);
-  return { trust_domain: u?.[1] ?? '', path: u?.[2] ?? '' };
-};
-
-/** BatchCreateEntry through the admin socket; returns each result's status code and entry id. */
-export async function createEntries(
-  server: SimServer,
-  specs: EntrySpec[],
-): Promise<{ code: number; id: string }[]> {
-  const { agent, entry } = adminClients(server.socket);
-  try {
-    const entries = specs.map((s) => ({
-      spiffe_id: idMsg(s.spiffeId),
-      parent_id: idMsg(s.parentId),
-      selectors: s.selectors.map((x) => {
-        const i = x.indexOf(':');
-        return { type: x.slice(0, i), value: x.slice(i + 1) };
-      }),
-      downstream: Boolean(s.downstream),
-      x509_svid_ttl: s.x509SvidTtl ?? 0,
-    }));
-    const res = await callUnary<{ results: { status: { code: number }; entry: { id: string } | null }[] }>(
-      entry,
-      'BatchCreateEntry',
-      { entries },
-    );
-    return res.results.map((r) => ({ code: r.status.code, id: r.entry?.id ?? '' }));
-  } finally {
-    agent.close();
-    entry.close();
-  }
-}
-
-export const joinTokenAgentId = (server: SimServer, token: string) =>
-  `spiffe://${server.trustDomain}/spire/agent/join_token/${token}`;
+export { createEntries, type EntrySpec, joinTokenAgentId, mintToken } from './registration.js';
 
 /** The simulated ServiceRadar core admin API, in front of a simulated cluster server. */
 export interface SimAdmin {

@@ -5,7 +5,8 @@ import { Faults, handleControl, Stats } from '../common/faults.js';
 import { createLog, type Log } from '../common/log.js';
 import { type AuthContext, authenticate, login, refresh, requireAdmin } from './auth.js';
 import type { AdminConfig } from './config.js';
-import { jsonError, jsonReply, plainError, type Reply, readBody, send, Throttle } from './http.js';
+import { failureReply, sendSlowly } from './fault-replies.js';
+import { jsonReply, plainError, type Reply, readBody, send, Throttle } from './http.js';
 import { handleJoinToken } from './join-tokens.js';
 
 export interface AdminApiOptions {
@@ -117,6 +118,11 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     }
     const name = ROUTES[path] ?? 'other';
     count('requests');
+    if (faults.take('expireSessions')) {
+      // Every bearer and refresh token issued so far stops verifying, as after core rotated its JWT secret.
+      count('sessions_expired');
+      auth.secret = randomBytes(32);
+    }
     if (name === 'join_tokens' && req.method === 'POST') count('join_tokens_requested');
     const retryAfter = throttle?.admit(now()) ?? 0;
     let reply: Reply;
@@ -134,7 +140,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       }
       if (faults.take('failNext')) {
         count('faults_failed');
-        reply = jsonError(faults.state.failStatus, faults.state.failMessage);
+        reply = failureReply(faults.state);
       } else {
         reply = corrupt(await route(req, path, name), faults, count);
       }
@@ -143,7 +149,10 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     if (reply.status === 403) count('forbidden');
     count(`${name}_${reply.status}`);
     log.info('request', { method: req.method, path, status: reply.status });
-    send(res, reply);
+    if (faults.take('slowBodyNext')) {
+      count('faults_slow_body');
+      sendSlowly(res, reply, faults.state.slowBodyMs);
+    } else send(res, reply);
   }
 
   const server = createServer((req, res) => {

@@ -11,7 +11,6 @@ const BASE_KEYS = [
   'authorized_delegates',
   'availability_target',
   'data_dir',
-  'disable_spiffe_cert_validation',
   'experimental',
   'insecure_bootstrap',
   'join_token',
@@ -36,14 +35,24 @@ const BASE_KEYS = [
   'x509_svid_cache_max_size',
 ];
 
-/** Agent keys of the simulated release: the version matrix of DESIGN §6. */
+/** Agent keys of the simulated release: agentConfig's HCL tags in cmd/spire-agent/cli/run/run.go per tag. */
 export function agentKeys(): string[] {
   const keys = [...BASE_KEYS];
   if (!atLeast('1.14.0')) keys.push('retry_bootstrap');
+  if (atLeast('1.12.1')) keys.push('trust_bundle_unix_socket');
   if (atLeast('1.13.0')) keys.push('rebootstrap_mode', 'rebootstrap_delay');
   if (atLeast('1.13.3')) keys.push('join_token_file');
-  if (atLeast('1.15.3')) keys.push('trust_bundle_spiffe_workload_api');
+  if (atLeast('1.15.2')) keys.push('log_selectors');
+  if (atLeast('1.15.3'))
+    keys.push('disable_sds_api', 'disable_workload_api', 'trust_bundle_spiffe_workload_api');
   return keys;
+}
+
+/** `run` flags of the release: -retryBootstrap is gone with the key in 1.14. */
+export function runBooleanFlags(): string[] {
+  const flags = ['allowUnauthenticatedVerifiers', 'insecureBootstrap', 'expandEnv', 'logSourceLocation'];
+  if (!atLeast('1.14.0')) flags.push('retryBootstrap');
+  return flags;
 }
 
 /** The simulated agent's view of agent.conf plus its command-line flags. */
@@ -56,12 +65,15 @@ export interface AgentConfig {
   trustBundlePath: string | undefined;
   insecureBootstrap: boolean;
   joinToken: string | undefined;
-  /** Whether failed attestations are retried for about a minute (1.13+ default) or crash at once. */
+  /** Whether failed attestations are retried for about a minute (1.13 default, always from 1.14). */
   retryBootstrap: boolean;
+  /** Warnings `run` logs once the logger exists (e.g. the 1.13 retry_bootstrap deprecation). */
+  warnings: string[];
   logLevel: string;
   logFormat: string;
   /** Directory of the disk KeyManager; undefined with KeyManager "memory". */
   keysDir: string | undefined;
+  keyManager: 'disk' | 'memory';
   discoverWorkloadPath: boolean;
   health: Body | undefined;
 }
@@ -89,6 +101,26 @@ function readTokenFile(path: string): string {
   return token;
 }
 
+/**
+ * retry_bootstrap by release: 1.11/1.12 retry only when the key or -retryBootstrap says so; 1.13 retries unless
+ * told otherwise and warns that the key is deprecated; from 1.14 the key is unknown and the agent always retries.
+ */
+function retryBootstrap(
+  agent: Body,
+  flags: Map<string, string>,
+): { retry: { value: boolean; explicit: boolean }; warnings: string[] } {
+  if (atLeast('1.14.0')) return { retry: { value: true, explicit: false }, warnings: [] };
+  const fromFlag = flags.has('retryBootstrap') ? flags.get('retryBootstrap') === 'true' : undefined;
+  const fromFile = agent.retry_bootstrap === undefined ? undefined : bool(agent, 'retry_bootstrap');
+  if (!atLeast('1.13.0'))
+    return { retry: { value: Boolean(fromFile || fromFlag), explicit: false }, warnings: [] };
+  const explicit = fromFlag ?? fromFile;
+  if (explicit === undefined) return { retry: { value: true, explicit: false }, warnings: [] };
+  const warn =
+    "The 'retry_bootstrap' configuration is deprecated. It will be removed in SPIRE 1.14. Please test without the flag before upgrading.";
+  return { retry: { value: explicit, explicit: true }, warnings: [warn] };
+}
+
 /** Loads agent.conf and the run flags, validating in the order and with the messages of `spire-agent run`. */
 export function loadAgentConfig(flags: Map<string, string>): AgentConfig {
   const path = resolve(flags.get('config') ?? 'conf/agent/agent.conf');
@@ -113,6 +145,21 @@ export function loadAgentConfig(flags: Map<string, string>): AgentConfig {
   const bundlePath = flags.get('trustBundle') ?? str(agent, 'trust_bundle_path');
   const bundleUrl = str(agent, 'trust_bundle_url');
   const insecure = flags.get('insecureBootstrap') === 'true' || bool(agent, 'insecure_bootstrap');
+  // 1.15.3 added a Workload API endpoint as a third trust source, checked first.
+  const bundleWorkloadApi = atLeast('1.15.3') ? str(agent, 'trust_bundle_spiffe_workload_api') : undefined;
+  if (bundleWorkloadApi) {
+    const other = insecure
+      ? 'insecure_bootstrap'
+      : bundleUrl
+        ? 'trust_bundle_url'
+        : bundlePath
+          ? 'trust_bundle_path'
+          : '';
+    if (other)
+      throw new ConfigError(
+        `only one of ${other} or trust_bundle_spiffe_workload_api can be specified, not both`,
+      );
+  }
   if (insecure && bundlePath && bundleUrl) {
     throw new ConfigError(
       'only one of insecure_bootstrap, trust_bundle_url, or trust_bundle_path can be specified, not the three options',
@@ -124,13 +171,20 @@ export function loadAgentConfig(flags: Map<string, string>): AgentConfig {
     throw new ConfigError('only one of insecure_bootstrap or trust_bundle_url can be specified, not both');
   if (bundlePath && bundleUrl)
     throw new ConfigError('only one of trust_bundle_url or trust_bundle_path can be specified, not both');
-  if (!insecure && !bundlePath && !bundleUrl) {
+  if (!insecure && !bundlePath && !bundleUrl && !bundleWorkloadApi) {
     throw new ConfigError(
-      'trust_bundle_path or trust_bundle_url must be configured unless insecure_bootstrap is set',
+      atLeast('1.15.3')
+        ? 'trust_bundle_path, trust_bundle_url, or trust_bundle_spiffe_workload_api must be configured unless insecure_bootstrap is set'
+        : 'trust_bundle_path or trust_bundle_url must be configured unless insecure_bootstrap is set',
     );
   }
   if (bundleUrl)
     throw new ConfigError('the simulator does not fetch trust_bundle_url; use trust_bundle_path');
+  if (bundleWorkloadApi) {
+    throw new ConfigError(
+      'the simulator does not fetch trust_bundle_spiffe_workload_api; use trust_bundle_path',
+    );
+  }
 
   const top = unknownKeys(body, ['agent', 'plugins', 'telemetry', 'health_checks']);
   if (top.length)
@@ -150,7 +204,17 @@ export function loadAgentConfig(flags: Map<string, string>): AgentConfig {
   const disk = km.get('disk');
   if (disk && !str(disk, 'directory')) throw new ConfigError('directory must be configured');
   const unix = plug.get('WorkloadAttestor')?.get('unix');
-  const explicitRetry = agent.retry_bootstrap === undefined ? undefined : bool(agent, 'retry_bootstrap');
+  const { retry, warnings } = retryBootstrap(agent, flags);
+  const rebootstrap = str(agent, 'rebootstrap_mode') ?? flags.get('rebootstrapMode') ?? '';
+  if (atLeast('1.13.0')) {
+    if (!['', 'never', 'auto', 'always'].includes(rebootstrap))
+      throw new ConfigError(`unknown rebootstrap mode specified: ${rebootstrap}`);
+    const rebootstraps = rebootstrap !== '' && rebootstrap !== 'never';
+    if (rebootstraps && insecure)
+      throw new ConfigError('insecure_bootstrap option can not be used with rebootstrapping');
+    if (rebootstraps && retry.explicit)
+      throw new ConfigError('you can not set retry_bootstrap when using reboostrap_mode');
+  }
   return {
     dataDir: flags.get('dataDir') ?? str(agent, 'data_dir') ?? '.',
     serverAddress,
@@ -160,11 +224,12 @@ export function loadAgentConfig(flags: Map<string, string>): AgentConfig {
     trustBundlePath: bundlePath,
     insecureBootstrap: insecure,
     joinToken: tokenFile ? readTokenFile(tokenFile) : inlineToken,
-    // 1.11/1.12 default to no retry; 1.13 forces it on unless set; later releases always retry.
-    retryBootstrap: explicitRetry ?? atLeast('1.13.0'),
+    retryBootstrap: retry.value,
+    warnings,
     logLevel: flags.get('logLevel') ?? str(agent, 'log_level') ?? 'INFO',
     logFormat: flags.get('logFormat') ?? str(agent, 'log_format') ?? '',
     keysDir: disk ? str(disk, 'directory') : undefined,
+    keyManager: disk ? 'disk' : 'memory',
     discoverWorkloadPath: bool(unix, 'discover_workload_path'),
     health,
   };

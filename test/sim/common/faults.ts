@@ -2,12 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 
 /** Fault knobs shared by the simulated SPIRE server, agent and admin API; counters count down per request. */
 export interface FaultState {
-  /** Added before every request is answered. */
+  /** Added before every request is answered, before any header: a client's timeout case. */
   latencyMs: number;
   /** Fail the next N requests with `failStatus` (HTTP status, or gRPC code for the SPIRE processes). */
   failNext: number;
   failStatus: number;
   failMessage: string;
+  /** With a 429 or 503 from `failNext`, send `Retry-After` with this many seconds (admin API); 0 sends none. */
+  retryAfterSeconds: number;
+  /** Send the next N answers' headers at once and trickle the body over `slowBodyMs` (admin API). */
+  slowBodyNext: number;
+  slowBodyMs: number;
+  /** Set to 1 to end every login session now: bearers and refresh tokens stop verifying (admin API). */
+  expireSessions: number;
   /** Answer the next N requests with a body that is not valid JSON (admin API). */
   malformedNext: number;
   /** Answer the next N requests with a body larger than any sane client cap (admin API). */
@@ -20,13 +27,24 @@ export interface FaultState {
   crashAfterSeconds: number;
 }
 
-type Counter = 'failNext' | 'malformedNext' | 'oversizeNext' | 'dropNext' | 'rejectAttestations';
+type Counter =
+  | 'failNext'
+  | 'malformedNext'
+  | 'oversizeNext'
+  | 'dropNext'
+  | 'rejectAttestations'
+  | 'slowBodyNext'
+  | 'expireSessions';
 
 const DEFAULTS: FaultState = {
   latencyMs: 0,
   failNext: 0,
   failStatus: 503,
   failMessage: 'simulated failure',
+  retryAfterSeconds: 0,
+  slowBodyNext: 0,
+  slowBodyMs: 10_000,
+  expireSessions: 0,
   malformedNext: 0,
   oversizeNext: 0,
   dropNext: 0,

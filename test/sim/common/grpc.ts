@@ -20,22 +20,44 @@ export function bind(server: grpc.Server, address: string, creds: grpc.ServerCre
   });
 }
 
-/** Go's duration text for a number of seconds, as SPIRE logs durations. */
-export function goDuration(seconds: number): string {
-  return `${Number(seconds.toFixed(3))}s`;
+export { goDuration } from './go-text.js';
+
+/** The factor SIM_TIME_SCALE applies to SPIRE's real-world waits (1 = SPIRE's own timing). */
+export function timeScale(): number {
+  const scale = Number(process.env.SIM_TIME_SCALE ?? '1');
+  return Number.isFinite(scale) && scale > 0 ? scale : 1;
 }
 
 /** Scales the simulator's long real-world waits (attestation retries, sync) for tests: SIM_TIME_SCALE=0.05. */
 export function scaled(ms: number): number {
-  const scale = Number(process.env.SIM_TIME_SCALE ?? '1');
-  return Math.max(1, Math.round(ms * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
+  return Math.max(1, Math.round(ms * timeScale()));
 }
+
+// grpc-go's codes.Code.String(); note Go spells CANCELLED "Canceled".
+const GO_CODES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
+/** Go's name of a gRPC code, as `status.Error(...).Error()` prints it. */
+export const goCode = (code: grpc.status | undefined) => GO_CODES[code ?? grpc.status.UNKNOWN] ?? 'Unknown';
 
 /** Formats a gRPC error the way Go's status package prints it: `rpc error: code = X desc = …`. */
 export function goRpcError(err: Partial<grpc.ServiceError>): string {
-  const name = (grpc.status[err.code ?? grpc.status.UNKNOWN] ?? 'UNKNOWN')
-    .toLowerCase()
-    .replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
-  const code = name === 'Ok' ? 'OK' : name;
-  return `rpc error: code = ${code} desc = ${err.details ?? err.message ?? ''}`;
+  return `rpc error: code = ${goCode(err.code)} desc = ${err.details ?? err.message ?? ''}`;
 }

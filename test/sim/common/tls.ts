@@ -39,23 +39,50 @@ export function spiffeChannel({ roots, expectId, client }: SpiffeTls): grpc.Chan
   });
 }
 
+/** The server's TLS material: the roots client certificates are checked against, and its own SVID chain. */
+export interface ServerTlsMaterial {
+  roots: Buffer[];
+  certChainPem: string;
+  keyPem: string;
+}
+
 /**
  * Server credentials that ask for, but do not require, a client certificate: agents attest without one and
- * sync with their SVID, as on SPIRE's TCP endpoint. Callers are then authorised by their verified SPIFFE ID.
+ * sync with their SVID, as on SPIRE's TCP endpoint (tls.RequestClientCert). Callers are then authorised by their
+ * verified SPIFFE ID. `update` swaps roots and SVID in place, as SPIRE's per-handshake GetConfigForClient reads
+ * the current bundle and server SVID.
  */
-export function spiffeServerCredentials(
-  roots: Buffer[],
-  certChainPem: string,
-  keyPem: string,
-): grpc.ServerCredentials {
-  const ca = { caCertificate: Buffer.from(roots.map((r) => toPem(r)).join('')) };
-  const identity = { certificate: Buffer.from(certChainPem), privateKey: Buffer.from(keyPem) };
-  // grpc-js registers its own watcher only after adding these listeners, so the update must come later.
-  const fixed: grpc.experimental.CertificateProvider = {
-    addCaCertificateListener: (listener) => setImmediate(() => listener(ca)),
-    removeCaCertificateListener: () => {},
-    addIdentityCertificateListener: (listener) => setImmediate(() => listener(identity)),
-    removeIdentityCertificateListener: () => {},
+export function spiffeServerCredentials(initial: ServerTlsMaterial): {
+  creds: grpc.ServerCredentials;
+  update(next: ServerTlsMaterial): void;
+} {
+  let current = initial;
+  const caListeners = new Set<(u: { caCertificate: Buffer }) => void>();
+  const idListeners = new Set<(u: { certificate: Buffer; privateKey: Buffer }) => void>();
+  const ca = () => ({ caCertificate: Buffer.from(current.roots.map((r) => toPem(r)).join('')) });
+  const identity = () => ({
+    certificate: Buffer.from(current.certChainPem),
+    privateKey: Buffer.from(current.keyPem),
+  });
+  // grpc-js registers its own watcher only after adding these listeners, so the first update must come later.
+  const provider: grpc.experimental.CertificateProvider = {
+    addCaCertificateListener: (listener) => {
+      caListeners.add(listener);
+      setImmediate(() => listener(ca()));
+    },
+    removeCaCertificateListener: (listener) => caListeners.delete(listener),
+    addIdentityCertificateListener: (listener) => {
+      idListeners.add(listener);
+      setImmediate(() => listener(identity()));
+    },
+    removeIdentityCertificateListener: (listener) => idListeners.delete(listener),
   };
-  return grpc.experimental.createCertificateProviderServerCredentials(fixed, fixed, false);
+  return {
+    creds: grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false),
+    update(next) {
+      current = next;
+      for (const l of caListeners) l(ca());
+      for (const l of idListeners) l(identity());
+    },
+  };
 }

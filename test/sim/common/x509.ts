@@ -57,12 +57,21 @@ function window(ttlSeconds: number, notAfterCap?: Date): { notBefore: Date; notA
   return { notBefore: new Date(now - 10_000), notAfter };
 }
 
-/** Creates a self-signed root CA for a trust domain, as SPIRE does when it has no UpstreamAuthority. */
-export async function createRootCA(trustDomain: string, ttlSeconds: number): Promise<Authority> {
-  const keys = await generateKeyPair();
+/**
+ * Creates a self-signed root CA for a trust domain, as SPIRE does when it has no UpstreamAuthority, with
+ * SPIRE's default subject: C=US, O=SPIFFE and the certificate's serial number as serialNumber
+ * (credtemplate.BuildSelfSignedX509CATemplate), so two servers' roots never share a name.
+ */
+export async function createRootCA(
+  trustDomain: string,
+  ttlSeconds: number,
+  keys?: KeyPair,
+): Promise<Authority> {
+  keys ??= await generateKeyPair();
+  const sn = serial();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: `C=US, O=SPIFFE, CN=${trustDomain}`,
+    serialNumber: sn,
+    name: `C=US, O=SPIFFE, 2.5.4.5=${BigInt(`0x${sn}`).toString(10)}`,
     keys: { privateKey: keys.privateKey, publicKey: keys.publicKey },
     signingAlgorithm: ALG,
     ...window(ttlSeconds),
@@ -82,6 +91,8 @@ interface IssueOptions {
   spiffeId: string;
   ttlSeconds: number;
   isCA?: boolean;
+  /** Subject DN; defaults to SPIRE's SVID subject `C=US, O=SPIRE`. */
+  subject?: string;
   dnsNames?: string[];
   ipAddresses?: string[];
 }
@@ -115,7 +126,7 @@ export async function issue(opts: IssueOptions): Promise<Buffer> {
   }
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: opts.isCA ? `C=US, O=SPIFFE, CN=${opts.spiffeId}` : 'C=US, O=SPIRE',
+    subject: opts.subject ?? 'C=US, O=SPIRE',
     issuer: issuer.subject,
     publicKey: opts.publicKey,
     signingKey: signer.privateKey,
@@ -183,6 +194,35 @@ export function describe(der: Buffer): { spiffeId: string | undefined; notAfter:
   const uri = san?.names.items.find((n) => n.type === 'url')?.value;
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
   return { spiffeId: uri, notAfter: cert.notAfter, isCA: Boolean(bc?.ca) };
+}
+
+/**
+ * The subject SPIRE gives a downstream CA (credtemplate.BuildDownstreamX509CATemplate): the signing CA's
+ * subject with OU=DOWNSTREAM-<length of the signing chain>, in Go's pkix.Name attribute order.
+ */
+export function downstreamSubject(parentDer: Buffer, chainLength: number): string {
+  const attrs = new x509.X509Certificate(parentDer).subjectName.toJSON();
+  const get = (type: string) => attrs.flatMap((a) => a[type] ?? []);
+  const parts = [
+    ...get('C').map((v) => `C=${v}`),
+    ...get('O').map((v) => `O=${v}`),
+    `OU=DOWNSTREAM-${chainLength}`,
+    ...get('CN').map((v) => `CN=${v}`),
+    ...get('2.5.4.5').map((v) => `2.5.4.5=${v}`),
+  ];
+  return parts.join(', ');
+}
+
+/** The subject key identifier as SPIRE's x509util.SubjectKeyIDToString writes it (lowercase hex). */
+export function subjectKeyId(der: Buffer): string {
+  const ext = new x509.X509Certificate(der).getExtension(x509.SubjectKeyIdentifierExtension);
+  return ext?.keyId.toLowerCase() ?? '';
+}
+
+/** The authority key identifier (lowercase hex), empty for a self-signed root without one. */
+export function authorityKeyId(der: Buffer): string {
+  const ext = new x509.X509Certificate(der).getExtension(x509.AuthorityKeyIdentifierExtension);
+  return ext?.keyId?.toLowerCase() ?? '';
 }
 
 /** True when `leaf` was signed by `issuerDer`. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Faults, Stats } from '../common/faults.js';
 import { rpcError } from '../common/grpc.js';
@@ -138,7 +138,8 @@ export function agentService({
     const expires = Math.floor(notAfter.getTime() / 1000);
     store.putAgent({
       spiffeId: agentId,
-      serial: '',
+      // The attested node's CertSerialNumber, which later calls must present (AgentAuthorizer).
+      serial: BigInt(`0x${new X509Certificate(leaf).serialNumber}`).toString(10),
       expiresAt: expires,
       attestedAt: Math.floor(Date.now() / 1000),
     });

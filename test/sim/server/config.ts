@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { atLeast } from '../common/cli.js';
 import { type Body, block, duration, int, parseHclFile, plugins, str, unknownKeys } from '../common/hcl.js';
 import { HEALTH_KEYS } from '../common/health.js';
 
-const SERVER_KEYS = [
+// serverConfig's HCL keys in cmd/spire-server/cli/run/run.go, common to 1.11–1.15.
+const BASE_SERVER_KEYS = [
   'admin_ids',
   'agent_ttl',
   'audit_log_enabled',
@@ -11,7 +13,6 @@ const SERVER_KEYS = [
   'ca_key_type',
   'ca_subject',
   'ca_ttl',
-  'cache_reload_interval',
   'data_dir',
   'default_jwt_svid_ttl',
   'default_x509_svid_ttl',
@@ -30,7 +31,19 @@ const SERVER_KEYS = [
   'ratelimit',
   'socket_path',
   'trust_domain',
-] as const;
+];
+
+/** Server keys of the simulated release (run.go's serverConfig at each tag). */
+export function serverKeys(): string[] {
+  const keys = [...BASE_SERVER_KEYS];
+  if (!atLeast('1.13.0')) keys.push('use_legacy_downstream_x509_ca_ttl');
+  if (atLeast('1.13.0')) keys.push('prune_attested_nodes_expired_for', 'prune_tofu_nodes');
+  if (atLeast('1.13.1')) keys.push('max_attested_node_info_staleness');
+  if (atLeast('1.14.0')) keys.push('disable_jwt_svids');
+  if (atLeast('1.15.0')) keys.push('proxy_protocol_trusted_cidrs');
+  if (atLeast('1.15.2')) keys.push('prune_attested_nodes_batch_size');
+  return keys;
+}
 const TOP_KEYS = ['server', 'plugins', 'telemetry', 'health_checks'] as const;
 
 /** The simulated server's view of `server.conf`. */
@@ -46,6 +59,8 @@ export interface ServerConfig {
   defaultX509SvidTtlSeconds: number;
   agentTtlSeconds: number;
   datastorePath: string;
+  /** SPIFFE IDs given admin rights by configuration (admin_ids). */
+  adminIds: string[];
   /** Where the disk KeyManager keeps the CA key; undefined with KeyManager "memory". */
   keysPath: string | undefined;
   upstream: { serverAddress: string; serverPort: number; workloadApiSocket: string } | undefined;
@@ -73,7 +88,7 @@ export function loadServerConfig(path: string): ServerConfig {
   checkUnknown('top-level', body, TOP_KEYS);
   const server = block(body, 'server');
   if (!server) throw new ConfigError('server section must be configured');
-  checkUnknown('server', server, SERVER_KEYS);
+  checkUnknown('server', server, serverKeys());
   const health = block(body, 'health_checks');
   checkUnknown('health_checks', health, HEALTH_KEYS);
 
@@ -86,6 +101,13 @@ export function loadServerConfig(path: string): ServerConfig {
   }
   const dataDir = str(server, 'data_dir');
   if (!dataDir) throw new ConfigError('data_dir must be configured');
+  const rawAdmins = server.admin_ids;
+  const adminIds = Array.isArray(rawAdmins) ? rawAdmins.map(String) : [];
+  for (const id of adminIds) {
+    if (!/^spiffe:\/\/[a-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(id)) {
+      throw new ConfigError(`could not parse admin ID "${id}": scheme is missing or invalid`);
+    }
+  }
 
   const plug = plugins(body);
   const dataStore = plug.get('DataStore')?.get('sql');
@@ -129,6 +151,7 @@ export function loadServerConfig(path: string): ServerConfig {
     defaultX509SvidTtlSeconds: duration(server, 'default_x509_svid_ttl') ?? 3600,
     agentTtlSeconds: duration(server, 'agent_ttl') ?? duration(server, 'default_x509_svid_ttl') ?? 3600,
     datastorePath: str(dataStore, 'connection_string') ?? join(dataDir, 'datastore.sqlite3'),
+    adminIds,
     keysPath: disk ? str(disk, 'keys_path') : undefined,
     upstream,
     health,

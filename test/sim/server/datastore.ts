@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { readJson, writeFileAtomic } from '../common/store.js';
+import { readFileSync } from 'node:fs';
+import { errnoText } from '../common/go-text.js';
+import { writeFileAtomic } from '../common/store.js';
 
 export interface SpiffeIdMsg {
   trust_domain: string;
@@ -33,10 +35,49 @@ export interface AttestedAgent {
   expiresAt: number;
   attestedAt: number;
 }
+/** One CA journal entry (proto/private/server/journal X509CAEntry): certificates are base64 DER. */
+export interface JournalEntry {
+  slotId: 'A' | 'B';
+  issuedAt: number;
+  notAfter: number;
+  certificate: string;
+  upstreamChain: string[];
+  status: 'PREPARED' | 'ACTIVE' | 'OLD';
+  authorityId: string;
+  upstreamAuthorityId: string;
+}
 interface Data {
   tokens: Record<string, number>;
   entries: EntryMsg[];
   agents: Record<string, AttestedAgent>;
+  /** The trust domain's X.509 authorities (base64 DER), append-only until pruned, as SPIRE's bundle table. */
+  bundle: string[];
+  /** The CA journal, which SPIRE ≥ 1.11 keeps in the datastore (ca_journals). */
+  caJournal: JournalEntry[];
+}
+
+/** The datastore could not be opened: SPIRE's sql plugin error, returned as is by the catalog. */
+export class DataStoreError extends Error {}
+
+function load(path: string): Data {
+  const empty: Data = { tokens: {}, entries: [], agents: {}, bundle: [], caJournal: [] };
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') return empty;
+    // mattn/go-sqlite3's SQLITE_CANTOPEN text with the errno appended.
+    throw new DataStoreError(`datastore-sql: unable to open database file: ${errnoText(e)}`);
+  }
+  try {
+    const data = JSON.parse(text) as Partial<Data>;
+    if (!data || typeof data !== 'object' || !data.entries) throw new Error('not ours');
+    return { ...empty, ...data };
+  } catch {
+    // SQLite's SQLITE_NOTADB, met by the first statement on a file that is not a database.
+    throw new DataStoreError('datastore-sql: file is not a database');
+  }
 }
 
 export const idString = (id: SpiffeIdMsg | undefined | null): string =>
@@ -61,8 +102,9 @@ const selectorKey = (s: SelectorMsg[]) =>
 export class DataStore {
   #data: Data;
 
+  /** Opens the datastore file; throws DataStoreError when it is unreadable or not a datastore. */
   constructor(readonly path: string) {
-    this.#data = readJson<Data>(path) ?? { tokens: {}, entries: [], agents: {} };
+    this.#data = load(path);
   }
 
   #save(): void {
@@ -81,6 +123,39 @@ export class DataStore {
     delete this.#data.tokens[token];
     this.#save();
     return expiresAt;
+  }
+
+  /** X.509 roots of the trust domain bundle, oldest first. */
+  bundle(): Buffer[] {
+    return this.#data.bundle.map((b) => Buffer.from(b, 'base64'));
+  }
+
+  /** AppendBundle: adds roots not yet present; returns the whole bundle. */
+  appendBundle(roots: Buffer[]): Buffer[] {
+    const have = new Set(this.#data.bundle);
+    const add = roots.map((r) => r.toString('base64')).filter((r) => !have.has(r));
+    if (add.length) {
+      this.#data.bundle.push(...add);
+      this.#save();
+    }
+    return this.bundle();
+  }
+
+  /** PruneBundle: drops roots whose expiry passed before `before`, but never the last one (SPIRE refuses that). */
+  pruneBundle(keep: (root: Buffer) => boolean): void {
+    const kept = this.#data.bundle.filter((b) => keep(Buffer.from(b, 'base64')));
+    if (kept.length === this.#data.bundle.length || kept.length === 0) return;
+    this.#data.bundle = kept;
+    this.#save();
+  }
+
+  journal(): JournalEntry[] {
+    return this.#data.caJournal.map((e) => ({ ...e }));
+  }
+
+  saveJournal(entries: JournalEntry[]): void {
+    this.#data.caJournal = entries;
+    this.#save();
   }
 
   putAgent(agent: AttestedAgent): void {

@@ -1,37 +1,21 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Stats } from '../common/faults.js';
 import { okStatus, rpcError, statusOf } from '../common/grpc.js';
-import { csrPublicKey, describe, issue, verifySignedBy } from '../common/x509.js';
+import { csrPublicKey, describe, downstreamSubject, issue } from '../common/x509.js';
+import { tcpCaller } from './authz.js';
 import type { CaState } from './ca.js';
 import type { ServerConfig } from './config.js';
 import { type DataStore, type EntryMsg, idString } from './datastore.js';
 
-/** The SPIFFE ID proven by the caller's client certificate, when it chains to this server's CA. */
-export async function callerId(
-  call: { getAuthContext: grpc.ServerUnaryCall<unknown, unknown>['getAuthContext'] },
-  ca: CaState,
-): Promise<string | undefined> {
-  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
-  if (!raw) return undefined;
-  if (!(await verifySignedBy(raw, ca.authority.cert))) return undefined;
-  const { spiffeId, notAfter } = describe(raw);
-  return notAfter.getTime() > Date.now() ? spiffeId : undefined;
+/** Entries the calling agent may mint: parented to it, to its aliases, and their descendants. */
+export function authorizedFor(agentId: string, store: DataStore, td: string): EntryMsg[] {
+  return store.authorizedEntries(agentId, [], `spiffe://${td}/spire/server`);
 }
 
-/** Entries the calling agent may mint, or undefined when the caller is not an attested, unexpired agent. */
-export async function authorizedFor(
-  call: { getAuthContext: grpc.ServerUnaryCall<unknown, unknown>['getAuthContext'] },
-  ca: CaState,
-  store: DataStore,
-  td: string,
-): Promise<EntryMsg[] | undefined> {
-  const id = await callerId(call, ca);
-  const agent = id ? store.agent(id) : undefined;
-  if (!id || !agent) return undefined;
-  return store.authorizedEntries(id, [], `spiffe://${td}/spire/server`);
-}
-
-/** SPIRE's SVID service: agents mint workload SVIDs; downstream servers get an intermediate CA. */
+/**
+ * SPIRE's SVID service: agents mint workload SVIDs; downstream servers get an intermediate CA. Callers are
+ * already authorised (agent, downstream) by the endpoint's authorization wrapper.
+ */
 export function svidService(deps: {
   config: ServerConfig;
   store: DataStore;
@@ -44,8 +28,7 @@ export function svidService(deps: {
   const BatchNewX509SVID: grpc.handleUnaryCall<any, any> = async (call, cb) => {
     stats.inc('batch_new_x509_svid');
     const state = ca();
-    const allowed = await authorizedFor(call, state, store, td);
-    if (!allowed) return cb(rpcError(grpc.status.PERMISSION_DENIED, 'caller is not an attested agent'));
+    const allowed = authorizedFor(tcpCaller(call).id ?? '', store, td);
     const results = [];
     for (const p of call.request.params as { entry_id: string; csr: Buffer }[]) {
       const entry = allowed.find((e) => e.id === p.entry_id);
@@ -58,12 +41,11 @@ export function svidService(deps: {
       }
       try {
         const publicKey = await csrPublicKey(p.csr);
-        const ttl = entry.x509_svid_ttl || config.defaultX509SvidTtlSeconds;
         const leaf = await issue({
           authority: state.authority,
           publicKey,
           spiffeId: idString(entry.spiffe_id),
-          ttlSeconds: ttl,
+          ttlSeconds: entry.x509_svid_ttl || config.defaultX509SvidTtlSeconds,
           dnsNames: entry.dns_names,
         });
         const expires = Math.floor(describe(leaf).notAfter.getTime() / 1000);
@@ -89,19 +71,18 @@ export function svidService(deps: {
   const NewDownstreamX509CA: grpc.handleUnaryCall<any, any> = async (call, cb) => {
     stats.inc('new_downstream_x509_ca');
     const state = ca();
-    const id = await callerId(call, state);
-    const entry = id ? store.entries().find((e) => idString(e.spiffe_id) === id && e.downstream) : undefined;
-    if (!entry) return cb(rpcError(grpc.status.PERMISSION_DENIED, 'caller is not a downstream workload'));
     try {
       const publicKey = await csrPublicKey(call.request.csr);
-      const ttl = call.request.preferred_ttl || config.caTtlSeconds;
+      const parentChain = state.chain.length ? state.chain : [state.authority.cert];
       const cert = await issue({
         authority: state.authority,
         publicKey,
         spiffeId: `spiffe://${td}`,
-        ttlSeconds: ttl,
+        ttlSeconds: call.request.preferred_ttl || config.caTtlSeconds,
         isCA: true,
+        subject: downstreamSubject(state.authority.cert, parentChain.length),
       });
+      // The chain above the new CA is this server's upstream chain (empty for a root CA).
       cb(null, { ca_cert_chain: [cert, ...state.chain], x509_authorities: state.roots });
     } catch (err) {
       cb(rpcError(grpc.status.INVALID_ARGUMENT, `failed to parse CSR: ${(err as Error).message}`));
