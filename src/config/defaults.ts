@@ -33,6 +33,14 @@ const DEFAULT_JWT_TTL = 300;
 // The shell entrypoint's workload selectors: poller and agent run as root in the container.
 const ROOT_SELECTORS = ['unix:uid:0', 'unix:gid:0', 'unix:user:root', 'unix:group:root'];
 
+/**
+ * The poller's socket, in a sibling of the run dir (`/run/spire/nested-workload/agent.sock` by default): the run
+ * dir holds the join tokens and stays 0700, the socket's own folder is opened to a group.
+ */
+export function workloadSocketPath(runDir: string): string {
+  return `${posix.normalize(runDir).replace(/\/+$/, '')}-workload/agent.sock`;
+}
+
 /** Splits `type:value` at the first colon (`unix:path:/x` is type `unix`, value `path:/x`). */
 export function parseSelector(text: string): Selector {
   const colon = text.indexOf(':');
@@ -108,8 +116,9 @@ export function fillDefaults(file: FileConfig): Config {
       healthPort: file.nested_server?.health_port ?? DEFAULT_PORTS.nestedServerHealth,
     },
     downstreamAgent: {
-      socketPath: file.downstream_agent?.socket_path ?? posix.join(runDir, 'workload/agent.sock'),
+      socketPath: file.downstream_agent?.socket_path ?? workloadSocketPath(runDir),
       healthPort: file.downstream_agent?.health_port ?? DEFAULT_PORTS.downstreamAgentHealth,
+      socketGroup: file.downstream_agent?.socket_group ?? null,
     },
     adminApi: admin
       ? {

@@ -4,6 +4,7 @@ import {
   ABSOLUTE_PATH_CHECK,
   CREDENTIAL_NAME_CHECK,
   ENV_ASSIGNMENT_CHECK,
+  GROUP_CHECK,
   HOST_CHECK,
   HTTP_URL_CHECK,
   LISTEN_CHECK,
@@ -40,7 +41,8 @@ export interface FileConfig {
   };
   upstream_agent?: { socket_path?: string; health_port?: number };
   nested_server?: { bind_address?: string; bind_port?: number; socket_path?: string; health_port?: number };
-  downstream_agent?: { socket_path?: string; health_port?: number };
+  /** socket_group: who may reach the Workload API socket's folder (a group name or a numeric gid). */
+  downstream_agent?: { socket_path?: string; health_port?: number; socket_group?: string };
   admin_api?: {
     url?: string;
     ca_file?: string;
@@ -115,7 +117,7 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
     socket_path: path,
     health_port: port,
   }),
-  downstream_agent: obj({ socket_path: path, health_port: port }),
+  downstream_agent: obj({ socket_path: path, health_port: port, socket_group: str(GROUP_CHECK) }),
   admin_api: obj({
     url: str(HTTP_URL_CHECK),
     ca_file: path,

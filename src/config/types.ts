@@ -59,7 +59,15 @@ export interface Config {
     readonly socketPath: string;
     readonly healthPort: number;
   };
-  readonly downstreamAgent: { readonly socketPath: string; readonly healthPort: number };
+  /**
+   * The poller's Workload API. Its folder is a directory of its own, 0750, group `socketGroup` (null: the
+   * daemon's own group), so another user can connect while the run dir with the tokens stays 0700.
+   */
+  readonly downstreamAgent: {
+    readonly socketPath: string;
+    readonly healthPort: number;
+    readonly socketGroup: string | null;
+  };
   /** Null when no admin_api section is configured. */
   readonly adminApi: AdminApiConfig | null;
   /** Direct mode: the upstream SPIRE server's admin socket; null when not configured. */

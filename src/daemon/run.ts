@@ -1,11 +1,10 @@
 // `poller-bootstrap run`: load config → prepare directories → token sources → daemon → HTTP → signals and
 // watches → wait for the stop. Returns the exit code.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { watch } from 'chokidar';
 import { packageVersion } from '../cli/version.js';
-import { type Layout, pathLayout } from '../config/layout.js';
+import { pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { createAuditLog } from '../observability/audit.js';
@@ -15,32 +14,14 @@ import { createMetrics, metricsRoute } from '../observability/metrics.js';
 import { buildStatus, readiness } from '../observability/status.js';
 import { createTokenStore } from '../token/store.js';
 import { Daemon } from './daemon.js';
+import { prepareDirectories } from './directories.js';
 import { CHILDREN } from './machine.js';
 import { createNotifier } from './notify.js';
 import { createObserver } from './observe.js';
+import { EX_UNAVAILABLE, spireBinariesPresent } from './preflight.js';
 import { buildTokenSources } from './token-sources.js';
 
 const IDENTITY_REFRESH_MS = 60_000;
-
-/** Every directory the daemon or SPIRE writes, created private (0700) before anything starts. */
-async function prepareDirectories(layout: Layout): Promise<void> {
-  const dirs = [
-    layout.stateDir,
-    layout.runDir,
-    layout.configDir,
-    layout.upstreamAgent.dataDir,
-    layout.upstreamAgent.keysDir,
-    layout.downstreamAgent.dataDir,
-    layout.downstreamAgent.keysDir,
-    layout.nestedServer.dataDir,
-    dirname(layout.nestedServer.keysFile),
-    dirname(layout.upstreamJoinTokenFile),
-    dirname(layout.upstreamAgent.socketPath),
-    dirname(layout.downstreamAgent.socketPath),
-    dirname(layout.nestedServer.socketPath),
-  ];
-  for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
-}
 
 function statusOf(daemon: Daemon, version: string) {
   const children = CHILDREN.map((name) => {
@@ -85,10 +66,11 @@ function watchInputs(config: Config, configPath: string, daemon: Daemon, reload:
 /** Runs the daemon until SIGTERM/SIGINT; a config error throws ConfigError (the CLI exits 78). */
 export async function runDaemon({ configPath }: { configPath: string }): Promise<number> {
   const config = await loadConfig(configPath, { env: process.env });
+  if (!spireBinariesPresent(config)) return EX_UNAVAILABLE;
   const logger = createLogger({ level: config.logLevel });
   const version = packageVersion();
   const layout = pathLayout(config);
-  await prepareDirectories(layout);
+  await prepareDirectories(layout, config);
   if (config.upstream.insecureBootstrap) {
     logger.warn('insecure_bootstrap: the upstream agent will not verify the SPIRE server on first contact');
   }

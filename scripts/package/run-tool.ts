@@ -1,0 +1,21 @@
+// Runs a build tool with inherited output; a missing tool or a failure throws with the command line and a hint.
+
+import { spawnSync } from 'node:child_process';
+
+/** Runs `file args…`; `hint` names what to install when the tool is missing. */
+export function runTool(file: string, args: readonly string[], hint: string, cwd?: string): void {
+  const run = spawnSync(file, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    throw new Error(`${file} not found: ${hint}`);
+  }
+  if (run.error) throw run.error;
+  if (run.status !== 0) throw new Error(`${file} ${args.join(' ')} failed with exit code ${run.status}`);
+}
+
+/** Runs a tool and returns its stdout (for queries such as `dpkg --print-architecture`). */
+export function toolOutput(file: string, args: readonly string[], hint: string): string {
+  const run = spawnSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.error) throw new Error(`${file} not found: ${hint}`);
+  if (run.status !== 0) throw new Error(`${file} ${args.join(' ')} failed with exit code ${run.status}`);
+  return run.stdout.trim();
+}
