@@ -8,7 +8,3 @@ import { buildExecutable } from './sea.js';
 export async function executable(): Promise<string> {
   return buildExecutable(await bundle(), buildAddon());
 }
-
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'))) {
-  await executable();
-}

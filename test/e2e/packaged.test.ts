@@ -15,6 +15,7 @@ const ADDON = join(root, 'dist/pkg/build/sd-notify.node');
 const CONFFILE = join(root, 'packaging/etc/poller-bootstrap.json');
 const built = existsSync(EXE) && existsSync(ADDON);
 const skip = !built && !process.env.CI;
+if (skip) console.warn('skipping the packaged executable tests: run `npm run package` first');
 const reason = skip ? ' (skipped: dist/pkg/poller-bootstrap not built; run `npm run package`)' : '';
 
 // PATH without any folder that holds a node binary: the executable must not need one.
