@@ -47,6 +47,22 @@ describe.skipIf(skip)(`the packaged executable${reason}`, () => {
     expect(render.stdout).toContain('join_token_file = "/run/spire/nested/upstream-join-token"');
   });
 
+  it('renders for SPIRE 1.11.2 and 1.15.3, differing only in the join token file (docs/upgrade-spire.md)', () => {
+    const render = (version: string) =>
+      spawnSync(EXE, ['render', '--config', CONFFILE], {
+        cwd: '/',
+        env: { PATH: NO_NODE_PATH, POLLER_BOOTSTRAP_SPIRE_VERSION: version },
+        encoding: 'utf8',
+      }).stdout.split('\n');
+    const old = render('1.11.2');
+    const current = render('1.15.3');
+    expect(current.filter((l) => !old.includes(l))).toEqual([
+      '  join_token_file = "/run/spire/nested/upstream-join-token"',
+      '  join_token_file = "/run/spire/nested/downstream-join-token"',
+    ]);
+    expect(old.filter((l) => !current.includes(l))).toEqual([]);
+  });
+
   it('bootstraps to ready, tells systemd from its own PID, pings the watchdog and stops cleanly', async () => {
     const env = await makeEnv(box.dir('packaged'), (c) => {
       const spire = c.spire as { child_env: string[] };
