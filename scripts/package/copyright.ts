@@ -17,12 +17,12 @@ Comment: /usr/bin/poller-bootstrap is a Node.js single executable application: t
 ${bundled}
 
 Files: *
-Copyright: ServiceRadar poller-bootstrap authors
+Copyright: 2026 ServiceRadar poller-bootstrap authors
 License: proprietary
  Not published under an open source license; see the project's repository.
 
 Files: usr/bin/poller-bootstrap
-Copyright: Node.js contributors and the authors of the bundled packages listed above
+Copyright: Node.js contributors, and the authors of the bundled packages listed above
 License: MIT
  Node.js is released under the MIT license; its bundled dependencies (V8, OpenSSL, libuv, ICU,
  zlib and others) under their own permissive licenses, listed in Node.js's LICENSE file.

@@ -29,7 +29,7 @@ export function buildExecutable(bundle: string, addon: string): string {
   copyFileSync(process.execPath, EXECUTABLE);
   chmodSync(EXECUTABLE, 0o755);
   // Node's debug symbols are most of a distribution binary and nothing a daemon needs at run time.
-  runTool('strip', ['--strip-all', EXECUTABLE], 'install binutils (Debian: apt-get install binutils)');
+  runTool('strip', ['--strip-all', EXECUTABLE], 'install binutils (Debian: apt-get install binutils)', true);
   runTool(
     process.execPath,
     [
@@ -41,6 +41,8 @@ export function buildExecutable(bundle: string, addon: string): string {
       SENTINEL_FUSE,
     ],
     'npm ci (postject is a devDependency)',
+    // Quiet: its ELF reader warns about Node's unnamed note sections, which it keeps.
+    true,
   );
   process.stdout.write(
     `executable: ${EXECUTABLE} (${(statSync(EXECUTABLE).size / 2 ** 20).toFixed(1)} MiB)\n`,

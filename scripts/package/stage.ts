@@ -1,12 +1,14 @@
 // The installed tree both packages share: what goes where, with which mode. deb and rpm differ only in where
 // systemd units live (/lib on Debian 12, /usr/lib elsewhere).
 
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { THIRD_PARTY } from './bundle.js';
-import { EXECUTABLE, ROOT } from './paths.js';
+import { manPage } from './manpage.js';
+import { EXECUTABLE, packageInfo, ROOT } from './paths.js';
 
 export const DOC_DIR = 'usr/share/doc/poller-bootstrap';
+const MAN_DIR = 'usr/share/man/man1';
 
 interface Entry {
   readonly from: string;
@@ -48,5 +50,9 @@ export function stageTree(root: string, unitDir: string): string {
     copyFileSync(e.from.startsWith('/') ? e.from : `${ROOT}${e.from}`, target);
     chmodSync(target, e.mode);
   }
+  mkdirSync(join(root, MAN_DIR), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, MAN_DIR, 'poller-bootstrap.1.gz'), manPage(packageInfo().version), {
+    mode: 0o644,
+  });
   return root;
 }
