@@ -42,6 +42,9 @@ describe('systemd/poller-bootstrap.service', () => {
     expect(settings('CapabilityBoundingSet')).toEqual(['']);
     // V8 needs writable, then executable memory: the daemon aborts under MemoryDenyWriteExecute.
     expect(settings('MemoryDenyWriteExecute')).toEqual([]);
+    // The downstream agent must see the poller's /proc/<pid> to attest it, whichever user the poller is.
+    expect(settings('ProtectProc')).toEqual([]);
+    expect(settings('PrivateUsers')).toEqual([]);
   });
 
   it('passes no secret on the command line', () => {
