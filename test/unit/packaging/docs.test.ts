@@ -25,6 +25,11 @@ const RUN_BY: [RegExp, string, string][] = [
     'test/e2e/daemon.test.ts',
     'writeFileSync(tokenFile(env), token, { mode: 0o600 })',
   ],
+  [
+    /^install -m 0600 -o serviceradar -g serviceradar \/dev\/stdin \/etc\/serviceradar\/poller-bootstrap\/admin-password$/,
+    'test/e2e/harness.ts',
+    'writeFileSync(passwordFile, ADMIN_PASSWORD, { mode: 0o600 })',
+  ],
   [/^poller-bootstrap status$/, 'test/unit/cli/status.test.ts', "cli(['status', '--url', url])"],
   [/^poller-bootstrap status --json$/, 'test/e2e/observability.test.ts', "'status', '--json'"],
   [
