@@ -4,8 +4,12 @@ import { readFileSync } from 'node:fs';
 
 const NAME = 'poller-bootstrap';
 
-/** Reads the version from our package.json, found by walking up from this file (src/ or dist/src/). */
+// Set by the bundler (scripts/package/bundle.ts): the single executable has no package.json beside it.
+declare const POLLER_BOOTSTRAP_VERSION: string | undefined;
+
+/** The bundled version, else the one in our package.json, found by walking up from this file (src/ or dist/src/). */
 export function packageVersion(): string {
+  if (typeof POLLER_BOOTSTRAP_VERSION === 'string') return POLLER_BOOTSTRAP_VERSION;
   for (let up = '../'; up.length <= 5 * 3; up += '../') {
     try {
       const pkg = JSON.parse(readFileSync(new URL(`${up}package.json`, import.meta.url), 'utf8')) as {

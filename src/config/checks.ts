@@ -107,6 +107,12 @@ export const ENV_ASSIGNMENT_CHECK: Check<string> = {
   expected: 'a "NAME=value" environment assignment on one line',
 };
 
+// A POSIX group name (useradd's rules) or a numeric gid.
+export const GROUP_CHECK: Check<string> = {
+  test: (s) => /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(s) || /^\d{1,10}$/.test(s),
+  expected: 'a group name or a numeric gid',
+};
+
 export function oneOf<T extends string>(values: readonly T[]): Check<string> {
   return {
     test: (s) => (values as readonly string[]).includes(s),

@@ -1,5 +1,6 @@
 // Rules across fields, checked on the decoded file and the defaulted config, reported under the user's keys.
 
+import { posix } from 'node:path';
 import { parseSpiffeId } from './checks.js';
 import type { Reader } from './decode.js';
 import type { FileConfig } from './schema.js';
@@ -116,10 +117,30 @@ function checkDistinct(config: Config, reader: Reader): void {
   }
 }
 
+// The socket's folder is opened to a group, so it must not be a folder holding a token or a private socket.
+function checkWorkloadSocketDir(config: Config, reader: Reader): void {
+  const dir = posix.dirname(config.downstreamAgent.socketPath);
+  const privateDirs: [string, string][] = [
+    ['run_dir', posix.normalize(`${config.runDir}/`)],
+    ['token.file', posix.dirname(config.token.file)],
+    ['upstream_agent.socket_path', posix.dirname(config.upstreamAgent.socketPath)],
+    ['nested_server.socket_path', posix.dirname(config.nestedServer.socketPath)],
+  ];
+  const clash = privateDirs.find(([, other]) => posix.normalize(`${other}/`) === posix.normalize(`${dir}/`));
+  if (clash && !reader.reported('downstream_agent.socket_path')) {
+    reader.expected(
+      'downstream_agent.socket_path',
+      `a socket in a folder of its own, not the folder of ${reader.label(clash[0])}`,
+      config.downstreamAgent.socketPath,
+    );
+  }
+}
+
 /** Checks the rules that involve more than one field; problems go to the reader. */
 export function crossCheck(file: FileConfig, config: Config, reader: Reader): void {
   checkUpstream(file, reader);
   checkEntries(file, reader);
   checkAdminApi(file, reader);
   checkDistinct(config, reader);
+  checkWorkloadSocketDir(config, reader);
 }

@@ -48,6 +48,14 @@ const DEFAULT_JWT_TTL = 300;
 // The shell entrypoint's workload selectors: poller and agent run as root in the container.
 const ROOT_SELECTORS = ['unix:uid:0', 'unix:gid:0', 'unix:user:root', 'unix:group:root'];
 
+/**
+ * The poller's socket, in a sibling of the run dir (`/run/spire/nested-workload/agent.sock` by default): the run
+ * dir holds the join tokens and stays 0700, the socket's own folder is opened to a group.
+ */
+export function workloadSocketPath(runDir: string): string {
+  return `${posix.normalize(runDir).replace(/\/+$/, '')}-workload/agent.sock`;
+}
+
 /** Splits `type:value` at the first colon (`unix:path:/x` is type `unix`, value `path:/x`). */
 export function parseSelector(text: string): Selector {
   const colon = text.indexOf(':');
@@ -130,11 +138,10 @@ export function fillDefaults(file: FileConfig): Config {
       bindAddress: file.nested_server?.bind_address ?? '127.0.0.1',
       bindPort: file.nested_server?.bind_port ?? DEFAULT_PORTS.nestedServer,
     },
-    downstreamAgent: child(
-      file.downstream_agent,
-      posix.join(runDir, 'workload/agent.sock'),
-      DEFAULT_PORTS.downstreamAgentHealth,
-    ),
+    downstreamAgent: {
+      ...child(file.downstream_agent, workloadSocketPath(runDir), DEFAULT_PORTS.downstreamAgentHealth),
+      socketGroup: file.downstream_agent?.socket_group ?? null,
+    },
     adminApi: admin
       ? {
           url: admin.url ?? '',

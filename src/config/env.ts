@@ -28,6 +28,8 @@ export const ENV_OVERRIDES: readonly (readonly [name: string, path: string, kind
   ['POLLER_BOOTSTRAP_SPIRE_SERVER_SOCKET', 'spire_server.socket_path', 'string'],
   ['POLLER_BOOTSTRAP_SPIRE_VERSION', 'spire.version', 'string'],
   ['POLLER_BOOTSTRAP_HTTP_LISTEN', 'http.listen', 'string'],
+  ['POLLER_BOOTSTRAP_WORKLOAD_SOCKET', 'downstream_agent.socket_path', 'string'],
+  ['POLLER_BOOTSTRAP_WORKLOAD_SOCKET_GROUP', 'downstream_agent.socket_group', 'string'],
 ];
 
 export const LEGACY_ENV_OVERRIDES: readonly (readonly [name: string, path: string, kind: Kind])[] = [
@@ -35,6 +37,8 @@ export const LEGACY_ENV_OVERRIDES: readonly (readonly [name: string, path: strin
   ['NESTED_SPIRE_UPSTREAM_JOIN_TOKEN_FILE', 'token.file', 'string'],
   ['NESTED_SPIRE_UPSTREAM_TRUST_BUNDLE_FILE', 'upstream.trust_bundle_path', 'string'],
   ['POLLERS_TRUST_DOMAIN', 'trust_domain', 'string'],
+  // The poller's side of the same socket in ServiceRadar's Compose files: daemon and poller then agree.
+  ['NESTED_SPIRE_WORKLOAD_SOCKET', 'downstream_agent.socket_path', 'string'],
 ];
 
 const LEGACY_SERVER_ADDR = 'SPIRE_SERVER_ADDR';

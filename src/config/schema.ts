@@ -6,6 +6,7 @@ import {
   ABSOLUTE_PATH_CHECK,
   CREDENTIAL_NAME_CHECK,
   ENV_ASSIGNMENT_CHECK,
+  GROUP_CHECK,
   HOST_CHECK,
   HTTP_URL_CHECK,
   LISTEN_CHECK,
@@ -48,7 +49,8 @@ export interface FileConfig {
   };
   upstream_agent?: FileChild;
   nested_server?: FileChild & { bind_address?: string; bind_port?: number };
-  downstream_agent?: FileChild;
+  /** socket_group: who may reach the Workload API socket's folder (a group name or a numeric gid). */
+  downstream_agent?: FileChild & { socket_group?: string };
   admin_api?: {
     url?: string;
     ca_file?: string;
@@ -120,7 +122,7 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
   }),
   upstream_agent: obj(childFields),
   nested_server: obj({ bind_address: str(HOST_CHECK), bind_port: port, ...childFields }),
-  downstream_agent: obj(childFields),
+  downstream_agent: obj({ ...childFields, socket_group: str(GROUP_CHECK) }),
   admin_api: obj({
     url: str(HTTP_URL_CHECK),
     ca_file: path,

@@ -53,7 +53,11 @@ export interface Config {
   };
   readonly upstreamAgent: ChildConfig;
   readonly nestedServer: ChildConfig & { readonly bindAddress: string; readonly bindPort: number };
-  readonly downstreamAgent: ChildConfig;
+  /**
+   * The poller's Workload API. Its folder is a directory of its own, 0750, group `socketGroup` (null: the
+   * daemon's own group), so another user can connect while the run dir with the tokens stays 0700.
+   */
+  readonly downstreamAgent: ChildConfig & { readonly socketGroup: string | null };
   /** Null when no admin_api section is configured. */
   readonly adminApi: AdminApiConfig | null;
   /** Direct mode: the upstream SPIRE server's admin socket; null when not configured. */

@@ -1,8 +1,7 @@
 // `poller-bootstrap run`: load config → prepare directories → token sources → daemon, then the daemon, the HTTP
 // endpoints, the file watch, the identity refresh and the signal handlers run as tasks under one root signal.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { packageVersion } from '../cli/version.js';
 import { type Layout, pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
@@ -17,44 +16,25 @@ import { stopOrphans } from '../supervisor/pidfiles.js';
 import { loadBurnedTokens } from '../token/burned.js';
 import { findSetpriv, processChildren } from './children.js';
 import { Daemon } from './daemon.js';
+import { prepareDirectories } from './directories.js';
 import { lockStateDir } from './lock.js';
 import { CHILDREN } from './machine.js';
-import { createNotifier, type Notifier } from './notify.js';
+import { createNotifier, type SystemdNotifier } from './notify.js';
 import { createObserver, type Observer } from './observe.js';
+import { EX_UNAVAILABLE, spireBinariesPresent } from './preflight.js';
 import { aborted, runTasks, type Task } from './tasks.js';
 import { buildTokenSources } from './token-sources.js';
 import { watchInputs } from './watch.js';
 
 const IDENTITY_REFRESH_MS = 60_000;
 
-/** Every directory the daemon or SPIRE writes, created private (0700) before anything starts. */
-async function prepareDirectories(layout: Layout): Promise<void> {
-  const dirs = [
-    layout.stateDir,
-    layout.runDir,
-    layout.configDir,
-    layout.upstreamAgent.dataDir,
-    layout.upstreamAgent.keysDir,
-    layout.downstreamAgent.dataDir,
-    layout.downstreamAgent.keysDir,
-    layout.nestedServer.dataDir,
-    dirname(layout.nestedServer.keysFile),
-    dirname(layout.upstreamJoinTokenFile),
-    dirname(layout.upstreamAgent.socketPath),
-    dirname(layout.downstreamAgent.socketPath),
-    dirname(layout.nestedServer.socketPath),
-  ];
-  for (const dir of dirs) await mkdir(dir, { recursive: true, mode: 0o700 });
-}
-
 /** The observer, plus systemd's STATUS= line on every phase change. */
-function withNotifyStatus(observer: Observer, notifier: Notifier): Observer {
+function withNotifyStatus(observer: Observer, notifier: SystemdNotifier): Observer {
   return {
     ...observer,
     transition(before, after, event) {
       observer.transition(before, after, event);
-      if (after.phase !== before.phase && after.phase !== 'ready')
-        void notifier.status(`phase ${after.phase}`);
+      if (after.phase !== before.phase) void notifier.phase(after.phase);
     },
   };
 }
@@ -109,9 +89,10 @@ function reloader(configPath: string, daemon: Daemon, metrics: Metrics, logger: 
 /** Runs the daemon until SIGTERM/SIGINT; a config error throws ConfigError (the CLI exits 78). */
 export async function runDaemon({ configPath }: { configPath: string }): Promise<number> {
   const config = await loadConfig(configPath, { env: process.env });
+  if (!spireBinariesPresent(config)) return EX_UNAVAILABLE;
   const logger = createLogger({ level: config.logLevel });
   const layout = pathLayout(config);
-  await prepareDirectories(layout);
+  await prepareDirectories(layout, config);
   // Before anything is spawned: one daemon per state directory, and nothing an earlier one left running.
   const lock = await lockStateDir(layout.stateDir);
   try {
@@ -214,6 +195,7 @@ async function runLocked(
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stopped on a failure');
     return err instanceof Error && err.cause instanceof HttpServerError ? 69 : 70;
   } finally {
+    notifier.close();
     await tokens.close();
   }
   logger.info('stopped');

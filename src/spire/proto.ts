@@ -3,12 +3,23 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-/** Folder holding our own wire-compatible .proto files (beside src/ when run from source, or from dist/). */
-export const PROTO_DIR = ['../../proto/', '../../../proto/']
-  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-  .find((dir) => existsSync(`${dir}spire`)) as string;
+/** The protos as protobuf.js JSON, embedded by the bundler (scripts/package/protos.ts); absent when run from source. */
+type ProtoJson = Parameters<typeof protoLoader.fromJSON>[0];
+declare const POLLER_BOOTSTRAP_PROTOS: ProtoJson | undefined;
+const EMBEDDED = typeof POLLER_BOOTSTRAP_PROTOS === 'undefined' ? null : POLLER_BOOTSTRAP_PROTOS;
 
-const FILES = [
+// The bundle has no import.meta.url and needs no folder: it is only looked up when loading from files.
+function findProtoDir(): string {
+  return ['../../proto/', '../../../proto/']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((dir) => existsSync(`${dir}spire`)) as string;
+}
+
+/** Folder holding our own wire-compatible .proto files (beside src/ when run from source, or from dist/). */
+export const PROTO_DIR = EMBEDDED === null ? findProtoDir() : '';
+
+/** The files loaded, relative to PROTO_DIR; each imports what it needs. */
+export const PROTO_FILES = [
   'spire/api/server/agent/v1/agent.proto',
   'spire/api/server/entry/v1/entry.proto',
   'spire/api/server/svid/v1/svid.proto',
@@ -32,7 +43,11 @@ let cached: grpc.GrpcObject | undefined;
 
 /** Loads every service this project speaks, once per process. */
 export function loadProtos(): grpc.GrpcObject {
-  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(FILES, LOADER_OPTIONS));
+  cached ??= grpc.loadPackageDefinition(
+    EMBEDDED === null
+      ? protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS)
+      : protoLoader.fromJSON(EMBEDDED, LOADER_OPTIONS),
+  );
   return cached;
 }
 

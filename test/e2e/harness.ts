@@ -94,14 +94,14 @@ export async function makeEnv(
   return { dir, server, admin, configPath, config, httpUrl: `http://127.0.0.1:${http}` };
 }
 
-/** Starts `poller-bootstrap run --config …` as its own process. */
-export function startDaemon(env: Env, extraEnv: NodeJS.ProcessEnv = {}): Proc {
-  return spawnProc(
-    'poller-bootstrap',
-    process.execPath,
-    [DAEMON, 'run', '--config', env.configPath],
-    extraEnv,
-  );
+/** Starts `poller-bootstrap run --config …` as its own process; `command` replaces `node DAEMON` (packaged). */
+export function startDaemon(
+  env: Env,
+  extraEnv: NodeJS.ProcessEnv = {},
+  command: readonly string[] = [process.execPath, DAEMON],
+): Proc {
+  const [file = process.execPath, ...args] = command;
+  return spawnProc('poller-bootstrap', file, [...args, 'run', '--config', env.configPath], extraEnv);
 }
 
 /** Waits until /readyz answers 200, failing early if the daemon exits. */

@@ -29,7 +29,7 @@ describe('pathLayout', () => {
         agentDataFile: '/var/lib/pb/downstream-agent/data/agent-data.json',
         keysDir: '/var/lib/pb/downstream-agent/keys',
         keysFile: '/var/lib/pb/downstream-agent/keys/keys.json',
-        socketPath: '/run/pb/workload/agent.sock',
+        socketPath: '/run/pb-workload/agent.sock',
         configFile: '/run/pb/conf/downstream-agent.conf',
         trustBundleFile: '/var/lib/pb/downstream-agent/bootstrap-bundle.pem',
         joinTokenFile: '/run/pb/downstream-join-token',

@@ -42,7 +42,11 @@ describe('defaults', () => {
         socketPath: '/run/spire/nested/server/api.sock',
         healthPort: 18089,
       },
-      downstreamAgent: { socketPath: '/run/spire/nested/workload/agent.sock', healthPort: 18090 },
+      downstreamAgent: {
+        socketPath: '/run/spire/nested-workload/agent.sock',
+        healthPort: 18090,
+        socketGroup: null,
+      },
       adminApi: null,
       spireServer: null,
       token: {
@@ -167,7 +171,7 @@ describe('environment overrides', () => {
       trustBundlePath: '/run/secrets/bundle.pem',
     });
     expect(config.runDir).toBe('/run/legacy');
-    expect(config.downstreamAgent.socketPath).toBe('/run/legacy/workload/agent.sock');
+    expect(config.downstreamAgent.socketPath).toBe('/run/legacy-workload/agent.sock');
     expect(config.token.file).toBe('/run/secrets/join-token');
   });
 

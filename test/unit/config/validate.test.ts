@@ -245,8 +245,8 @@ describe('one message per problem, naming the key, echoing the value, saying wha
     ],
     [
       'socket clash',
-      { nested_server: { socket_path: '/run/spire/nested/workload/agent.sock' } },
-      'downstream_agent.socket_path: expected a socket path not already used by nested_server.socket_path, got "/run/spire/nested/workload/agent.sock"',
+      { nested_server: { socket_path: '/run/spire/nested-workload/agent.sock' } },
+      'downstream_agent.socket_path: expected a socket path not already used by nested_server.socket_path, got "/run/spire/nested-workload/agent.sock"',
     ],
   ])('%s', (_name, extra, message) => {
     expect(issuesOf(withBase(extra))).toEqual([message]);

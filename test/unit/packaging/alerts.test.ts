@@ -22,6 +22,7 @@ describe('Prometheus alert rules', () => {
 
   // CI must run these: there a missing promtool fails the test instead of skipping it.
   const skip = missing && !process.env.CI;
+  if (skip) console.warn(`skipping the promtool rule checks: ${PROMTOOL} not found; install with ${INSTALL}`);
   const suffix = skip ? ` (skipped: ${PROMTOOL} not found; install with ${INSTALL})` : '';
 
   it.skipIf(skip)(`pass promtool check rules${suffix}`, () => {

@@ -217,7 +217,7 @@ describe('renderDownstreamAgentConfig', () => {
       log_format: 'json',
       server_address: '127.0.0.1',
       server_port: 18081,
-      socket_path: '/run/pb/workload/agent.sock',
+      socket_path: '/run/pb-workload/agent.sock',
       trust_domain: 'carverauto.dev',
       trust_bundle_path: bundle,
       ...tokenKeys,
