@@ -14,7 +14,7 @@ describe('pathLayout', () => {
     expect(pathLayout(config)).toEqual({
       stateDir: '/var/lib/pb/',
       pidDir: '/run/pb/pids',
-    runDir: '/run/pb',
+      runDir: '/run/pb',
       configDir: '/run/pb/conf',
       upstreamAgent: {
         dataDir: '/var/lib/pb/upstream-agent/data',
