@@ -72,6 +72,9 @@ export class AgentTokens {
       };
     } catch (err) {
       signal.throwIfAborted();
+      if (err instanceof TokenError && err.code === 'insecure-file' && err.fingerprint) {
+        observer.tokenInsecure({ source: err.source, fingerprint: err.fingerprint }, err.message);
+      }
       const failure = failureOf('acquire-token', err instanceof TokenError ? err.source : null, err);
       return { type: 'token-failed', agent, failure, mints };
     }

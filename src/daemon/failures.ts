@@ -10,7 +10,8 @@ const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string>> = 
       ? 'check admin_api.username and the password in admin_api.password_file'
       : 'check the credential file named in admin_api (api_key_file or bearer_token_file)',
   forbidden: () => 'give the credential the admin role on the admin API',
-  'insecure-file': (e) => `chmod 600 ${e.path ?? 'the file'}`,
+  'insecure-file': (e) =>
+    `chmod 600 ${e.path ?? 'the file'} if the token was put there on purpose, or delete it; until then the daemon neither uses nor replaces it`,
   config: () => 'fix the configuration named in the message, then reload (SIGHUP)',
   'bad-request': () => 'the admin API refused the request: check downstream.* in the configuration',
   'no-token': () =>

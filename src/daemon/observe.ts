@@ -21,6 +21,8 @@ export interface Observer {
   tokenAttempt(source: TokenSourceName, result: TokenResult, seconds: number): void;
   tokenAcquired(token: ReleasedToken): void;
   tokenReleased(token: ReleasedToken, how: 'consumed' | 'discarded' | 'rejected', reason?: string): void;
+  /** A token file that group or others can read was refused (and left where it is). */
+  tokenInsecure(token: ReleasedToken, reason: string): void;
   entriesReconciled(counts: Record<ReconcileAction, number>): void;
   identityExpiry(identity: Identity, expiresAt: number | null): void;
 }
@@ -77,6 +79,9 @@ export function createObserver(
         how === 'consumed' ? 'token-consumed' : how === 'rejected' ? 'token-rejected' : 'token-discarded';
       void audit.record({ kind, ...token, trustDomain, ...(reason ? { reason } : {}) });
     },
+    tokenInsecure(token, reason) {
+      void audit.record({ kind: 'token-refused-insecure', ...token, trustDomain, reason });
+    },
     entriesReconciled(counts) {
       for (const [action, n] of Object.entries(counts))
         metrics.entriesReconciled(action as ReconcileAction, n);
@@ -91,6 +96,7 @@ export const NO_OBSERVER: Observer = {
   tokenAttempt() {},
   tokenAcquired() {},
   tokenReleased() {},
+  tokenInsecure() {},
   entriesReconciled() {},
   identityExpiry() {},
 };

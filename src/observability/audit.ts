@@ -8,7 +8,12 @@ import type { Logger } from './logger.js';
 import { pick, TOKEN_SOURCES } from './metrics-labels.js';
 import { maskJoinTokenIds } from './status.js';
 
-export type AuditKind = 'token-acquired' | 'token-consumed' | 'token-discarded' | 'token-rejected';
+export type AuditKind =
+  | 'token-acquired'
+  | 'token-consumed'
+  | 'token-discarded'
+  | 'token-rejected'
+  | 'token-refused-insecure';
 
 export interface AuditEvent {
   kind: AuditKind;
@@ -85,6 +90,7 @@ const MESSAGES: Record<AuditKind, string> = {
   'token-consumed': 'audit: token consumed',
   'token-discarded': 'audit: token discarded',
   'token-rejected': 'audit: token rejected',
+  'token-refused-insecure': 'audit: token file refused, readable by others',
 };
 
 async function rotate(path: string, keep: number): Promise<void> {

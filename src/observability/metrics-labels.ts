@@ -41,6 +41,7 @@ export const TOKEN_RESULTS = [
   'timeout',
   'bad-request',
   'invalid-token',
+  'insecure-file',
   'failure',
 ] as const;
 export type TokenResult = (typeof TOKEN_RESULTS)[number];
@@ -90,6 +91,7 @@ export function tokenResultOf(error: { code?: TokenErrorCode; status?: number | 
     case 'timeout':
     case 'bad-request':
     case 'invalid-token':
+    case 'insecure-file':
       return error.code;
     default:
       return 'failure';

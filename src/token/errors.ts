@@ -51,6 +51,8 @@ export interface TokenErrorFields {
   path?: string;
   /** The request reached a minting server and may have created a token before failing (rate limit). */
   mayHaveMinted?: boolean;
+  /** The token concerned, by fingerprint (an insecure token file is named in the audit trail). */
+  fingerprint?: string;
   cause?: unknown;
 }
 
@@ -70,6 +72,7 @@ export class TokenError extends Error {
   readonly credential: AdminCredential | undefined;
   readonly path: string | undefined;
   readonly mayHaveMinted: boolean;
+  readonly fingerprint: string | undefined;
 
   constructor(message: string, fields: TokenErrorFields) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
@@ -82,6 +85,7 @@ export class TokenError extends Error {
     this.credential = fields.credential;
     this.path = fields.path;
     this.mayHaveMinted = fields.mayHaveMinted ?? false;
+    this.fingerprint = fields.fingerprint;
   }
 
   /** The same error, marked as one that may have left a minted token behind. */

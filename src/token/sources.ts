@@ -59,6 +59,9 @@ export async function acquireToken(options: AcquireOptions): Promise<AcquiredTok
       got = await source.acquire(options.signal);
     } catch (err) {
       if (!(err instanceof TokenError) || options.signal?.aborted) throw err;
+      // A token someone else may have read is not handed to SPIRE, and no other one is minted over it: the
+      // operator who put it there is told (lastError, audit) and decides.
+      if (err.code === 'insecure-file') throw err;
       skip({ source: source.name, reason: 'failed', error: err });
       continue;
     }
@@ -140,11 +143,20 @@ export function fileSource(options: { store: TokenStore }): TokenSource {
   return {
     name: 'file',
     async acquire() {
-      const stored = await options.store.read().catch((err: unknown) => {
+      const stored = await options.store.read().catch(async (err: unknown) => {
         // The store reports as 'store'; as a source it is 'file'.
         if (!(err instanceof TokenError)) throw err;
         const { code, retry, status, path } = err;
-        throw new TokenError(err.message, { code, retry, status, path, source: 'file', cause: err });
+        const named = code === 'insecure-file' && path ? await fingerprintOf(path) : undefined;
+        throw new TokenError(err.message, {
+          code,
+          retry,
+          status,
+          path,
+          source: 'file',
+          fingerprint: named,
+          cause: err,
+        });
       });
       if (!stored) return undefined;
       const got: AcquiredToken = { token: stored.token, source: 'file', fingerprint: stored.fingerprint };
@@ -152,6 +164,12 @@ export function fileSource(options: { store: TokenStore }): TokenSource {
       return got;
     },
   };
+}
+
+// Which token an insecure file holds, for the audit trail only: the token itself is never used.
+async function fingerprintOf(path: string): Promise<string | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined || text.trim() === '' ? undefined : fingerprint(text.trim());
 }
 
 /** Mints a token through ServiceRadar's admin API (and registers the downstream entry if asked). */

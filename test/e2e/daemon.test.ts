@@ -10,12 +10,13 @@ import {
   adminStats,
   DAEMON,
   type Env,
+  leakScan,
   makeEnv,
   startDaemon,
   uid,
   waitReady,
 } from './harness.js';
-import { expectNoSecrets, usedToken } from './secrets.js';
+import { expectNoSecrets, usedToken, usedTokens } from './secrets.js';
 
 const box = sandbox('e2e-daemon');
 afterAll(() => box.cleanup());
@@ -71,7 +72,11 @@ describe('poller-bootstrap run against the simulator', () => {
       );
     expect(ids).toEqual(['spiffe://example.org/services/poller']);
 
-    await expectNoSecrets(daemon, env.httpUrl, [usedToken(stateDir(env)) ?? '', ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      usedToken(stateDir(env)) ?? '',
+      ADMIN_PASSWORD,
+    ]);
 
     // Restarting after ready asks for no new token: the agent loads its SVID from disk.
     await daemon.stop();
@@ -80,7 +85,11 @@ describe('poller-bootstrap run against the simulator', () => {
     await waitReady(env, again);
     expect((await adminStats(env)).join_tokens_requested).toBe(1);
     expect(again.lines.some((l) => l.includes('"msg":"SVID loaded"'))).toBe(true);
-    await expectNoSecrets(again, env.httpUrl, [usedToken(stateDir(env)) ?? '', ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, again), [
+      ...usedTokens(env.config.state_dir as string),
+      usedToken(stateDir(env)) ?? '',
+      ADMIN_PASSWORD,
+    ]);
     await again.stop();
   });
 
@@ -92,7 +101,12 @@ describe('poller-bootstrap run against the simulator', () => {
     await waitReady(env, daemon);
     expect((await adminStats(env)).join_tokens_requested).toBe(1);
     expect(daemon.lines.some((l) => l.includes('refused the join token from file'))).toBe(true);
-    await expectNoSecrets(daemon, env.httpUrl, [burned, usedToken(stateDir(env)) ?? '', ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      burned,
+      usedToken(stateDir(env)) ?? '',
+      ADMIN_PASSWORD,
+    ]);
     await daemon.stop();
   });
 
@@ -105,7 +119,11 @@ describe('poller-bootstrap run against the simulator', () => {
     await waitReady(env, daemon);
     expect((await adminStats(env)).join_tokens_requested).toBe(1);
     expect(daemon.lines.some((l) => l.includes('it has expired'))).toBe(true);
-    await expectNoSecrets(daemon, env.httpUrl, [expired.value, ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      expired.value,
+      ADMIN_PASSWORD,
+    ]);
     await daemon.stop();
   });
 
@@ -164,7 +182,11 @@ describe('poller-bootstrap run against the simulator', () => {
     await waitReady(env, daemon, 30_000);
     expect(daemon.lines.some((l) => l.includes('a join token file arrived'))).toBe(true);
     expect(existsSync(tokenFile(env))).toBe(false);
-    await expectNoSecrets(daemon, env.httpUrl, [token.value, ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      token.value,
+      ADMIN_PASSWORD,
+    ]);
     await daemon.stop();
   });
 
@@ -180,7 +202,11 @@ describe('poller-bootstrap run against the simulator', () => {
       join_tokens_requested: 1,
       join_tokens_issued: 1,
     });
-    await expectNoSecrets(daemon, env.httpUrl, [usedToken(stateDir(env)) ?? '', ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      usedToken(stateDir(env)) ?? '',
+      ADMIN_PASSWORD,
+    ]);
     await daemon.stop();
   });
 

@@ -117,3 +117,13 @@ export async function waitReady(env: Env, daemon: Proc, timeoutMs = 45_000): Pro
 export async function adminStats(env: Env): Promise<Record<string, number>> {
   return (await (await fetch(`${env.admin.url}/_sim/stats`)).json()) as Record<string, number>;
 }
+
+/** Where the leak scan looks for a test's daemon (src: test/e2e/secrets.ts). */
+export function leakScan(env: Env, daemon: Proc) {
+  return {
+    daemon,
+    httpUrl: env.httpUrl,
+    dir: env.dir,
+    written: [env.config.state_dir as string, env.config.run_dir as string],
+  };
+}

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sandbox } from '../sim-tests/harness.js';
-import { ADMIN_PASSWORD, DAEMON, makeEnv, startDaemon, waitReady } from './harness.js';
-import { expectNoSecrets, usedToken } from './secrets.js';
+import { ADMIN_PASSWORD, DAEMON, leakScan, makeEnv, startDaemon, waitReady } from './harness.js';
+import { expectNoSecrets, usedToken, usedTokens } from './secrets.js';
 
 const box = sandbox('e2e-observability');
 afterAll(() => box.cleanup());
@@ -89,7 +89,11 @@ describe('metrics, status, audit', () => {
     const everything = [scrape, readFileSync(audit, 'utf8')].join('\n');
     expect(everything).not.toContain(token);
     expect(everything).not.toContain(ADMIN_PASSWORD);
-    await expectNoSecrets(daemon, env.httpUrl, [token, ADMIN_PASSWORD]);
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
+      token,
+      ADMIN_PASSWORD,
+    ]);
     await daemon.stop();
   });
 

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAddonFile } from '../../src/daemon/notify-socket.js';
 import { sandbox } from '../sim-tests/harness.js';
-import { ADMIN_PASSWORD, adminStats, makeEnv, startDaemon, waitReady } from './harness.js';
-import { expectNoSecrets, usedToken } from './secrets.js';
+import { ADMIN_PASSWORD, adminStats, leakScan, makeEnv, startDaemon, waitReady } from './harness.js';
+import { expectNoSecrets, usedToken, usedTokens } from './secrets.js';
 
 // `npm run package` builds these; the suite is skipped without them, except in CI where they are required.
 const root = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/dist\/$/, '/');
@@ -79,6 +79,9 @@ describe.skipIf(skip)(`the packaged executable${reason}`, () => {
       for (let m = addon.receive(fd); m !== null; m = addon.receive(fd)) out.push(m);
       return out;
     };
+    // Read as systemd does, all along: the kernel queues only a few datagrams (net.unix.max_dgram_qlen).
+    const drained: { pid: number; message: string }[] = [];
+    const drain = setInterval(() => drained.push(...received()), 20);
     try {
       const daemon = startDaemon(
         env,
@@ -86,29 +89,33 @@ describe.skipIf(skip)(`the packaged executable${reason}`, () => {
         FROM_ROOT,
       );
       await waitReady(env, daemon);
+      drained.push(...received());
       const pid = daemon.child.pid;
       expect(await adminStats(env)).toMatchObject({ join_tokens_requested: 1, join_tokens_issued: 1 });
 
-      const untilReady = received();
+      const untilReady = drained.splice(0);
       expect(untilReady.filter((m) => m.pid !== pid)).toEqual([]);
       expect(untilReady.map((m) => m.message)).toContain('WATCHDOG=1');
       expect(untilReady.filter((m) => m.message.includes('READY=1')).map((m) => m.message)).toEqual([
         'READY=1\nSTATUS=ready',
       ]);
-      await expectNoSecrets(daemon, env.httpUrl, [
+      await expectNoSecrets(leakScan(env, daemon), [
+        ...usedTokens(env.config.state_dir as string),
         usedToken(env.config.state_dir as string) ?? '',
         ADMIN_PASSWORD,
       ]);
 
       await daemon.stop();
       expect((await daemon.exited).code).toBe(0);
-      const atStop = received();
+      drained.push(...received());
+      const atStop = drained.splice(0);
       expect(atStop.map((m) => m.message)).toContain('STOPPING=1\nSTATUS=stopping');
       expect(atStop.filter((m) => m.pid !== pid)).toEqual([]);
       const everything = [...untilReady, ...atStop].map((m) => m.message).join('\n');
       expect(everything).not.toContain(ADMIN_PASSWORD);
       expect(everything).not.toContain(usedToken(env.config.state_dir as string));
     } finally {
+      clearInterval(drain);
       addon.close(fd);
     }
   });

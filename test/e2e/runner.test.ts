@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { callUnary, services } from '../../src/spire/proto.js';
 import { fetchX509SvidsOnce } from '../sim/common/workload-client.js';
 import { sandbox } from '../sim-tests/harness.js';
-import { ADMIN_PASSWORD, type Env, makeEnv, startDaemon, uid, waitReady } from './harness.js';
-import { expectNoSecrets, usedToken } from './secrets.js';
+import { ADMIN_PASSWORD, type Env, leakScan, makeEnv, startDaemon, uid, waitReady } from './harness.js';
+import { expectNoSecrets, usedToken, usedTokens } from './secrets.js';
 
 const box = sandbox('e2e-runner');
 afterAll(() => box.cleanup());
@@ -104,7 +104,8 @@ describe('the runner applies what the machine decides', () => {
       (x) => x.length > 0,
     );
     expect(ids).toEqual([`spiffe://${env.server.trustDomain}/services/poller`]);
-    await expectNoSecrets(daemon, env.httpUrl, [
+    await expectNoSecrets(leakScan(env, daemon), [
+      ...usedTokens(env.config.state_dir as string),
       usedToken(env.config.state_dir as string) ?? '',
       ADMIN_PASSWORD,
     ]);

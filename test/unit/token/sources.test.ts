@@ -175,7 +175,22 @@ describe('sources', () => {
     });
     await chmod(join(dir, 'token'), 0o640);
     const err = await rejection(fileSource({ store }).acquire());
-    expect(err).toMatchObject({ code: 'insecure-file', source: 'file', path: join(dir, 'token') });
+    expect(err).toMatchObject({
+      code: 'insecure-file',
+      source: 'file',
+      path: join(dir, 'token'),
+      fingerprint: fingerprint('stored'),
+    });
+  });
+
+  it('file: a token file others can read stops the acquisition; no other token is minted over it', async () => {
+    const store = createTokenStore({ path: join(dir, 'token') });
+    await store.write({ token: 'operator-token' });
+    await chmod(join(dir, 'token'), 0o644);
+    const minter = fake('admin-api', 'minted');
+    const err = await rejection(acquireToken({ sources: [fileSource({ store }), minter] }));
+    expect(err).toMatchObject({ code: 'insecure-file', retry: 'slow' });
+    expect(minter.calls).toBe(0);
   });
 
   it('admin-api: passes the request and maps the minted token', async () => {
