@@ -3,6 +3,7 @@
 import { ConfigError } from '../config/errors.js';
 import { maskJoinTokenIds } from '../observability/status.js';
 import { type CliIo, EXIT, processIo, reason, reportConfigError, UsageError } from './io.js';
+import { joinTokenCommand } from './join-token.js';
 import { renderCommand } from './render.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
@@ -13,6 +14,7 @@ const HANDLERS: Record<Command, (args: string[], io: CliIo) => Promise<number>> 
   run: runCommand,
   render: renderCommand,
   status: statusCommand,
+  'join-token': joinTokenCommand,
 };
 
 const wantsHelp = (args: string[]): boolean => {

@@ -3,7 +3,15 @@
 import type { ConfigError } from '../config/errors.js';
 
 /** sysexits (DESIGN §2). */
-export const EXIT = { ok: 0, usage: 64, unavailable: 69, internal: 70, config: 78 } as const;
+export const EXIT = {
+  ok: 0,
+  usage: 64,
+  unavailable: 69,
+  internal: 70,
+  cantCreate: 73,
+  noPerm: 77,
+  config: 78,
+} as const;
 
 /** The daemon entry point `run` calls; src/daemon/run.ts provides it. Resolves to the exit code. */
 export type RunDaemon = (opts: { configPath: string }) => Promise<number>;

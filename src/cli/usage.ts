@@ -1,8 +1,8 @@
-// Help texts: they list only what exists (run, render, status).
+// Help texts: they list only what exists.
 
 import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js';
 
-export const COMMANDS = ['run', 'render', 'status'] as const;
+export const COMMANDS = ['run', 'render', 'status', 'join-token'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const DEFAULT_STATUS_URL = `http://${DEFAULT_HTTP_LISTEN}`;
@@ -18,15 +18,52 @@ Commands:
   run      run the daemon (systemd service or container entrypoint)
   render   print or write the three SPIRE configs from the config, without starting anything
   status   ask a running daemon for its state
+  join-token
+           mint a join token for a poller (admin API or SPIRE server) and register its downstream entry
 
 Options:
   -h, --help     show this help; \`poller-bootstrap help <command>\` or \`<command> --help\` for a command
   -V, --version  print the version
 
-Exit codes: 0 ok, 64 usage error, 69 daemon unavailable, 70 internal error, 78 configuration error.
+Exit codes: 0 ok, 64 usage error, 69 unavailable (daemon, server, binaries), 70 internal error,
+73 cannot create an output file, 77 credential refused, 78 configuration error.
+`;
+
+const JOIN_TOKEN_HELP = `Usage: poller-bootstrap join-token [--url URL CREDENTIAL | --socket-path PATH | --address HOST:PORT ID]
+                                   [options]
+
+Mints a SPIRE join token for a poller and, with --register-downstream, the downstream entry that lets its
+nested server get its CA. The whole request is checked before anything is minted. The token is printed only
+with --token-only, or written with --output; otherwise only its fingerprint, expiry and parent ID are shown.
+
+Where the token comes from (one of; default --socket-path /tmp/spire-server/private/api.sock):
+      --url URL              the admin API (ServiceRadar core, or poller-bootstrap broker), with one of
+                               --api-key-file FILE, --bearer-file FILE, --username NAME --password-file FILE
+                             (files 0600); --ca-file PEM for a private CA; --allow-http for loopback tests
+      --socket-path PATH     the SPIRE server's admin socket
+      --address HOST:PORT    the SPIRE server's TCP port, mTLS as an admin workload (an entry with admin: true),
+                             the server verified as spiffe://<trust domain>/spire/server; its X509-SVID from
+                               --workload-api-socket PATH, or --cert-file --key-file --bundle-file (PEM);
+                             --trust-domain TD (default: the trust domain of --spiffe-id)
+The token:
+      --spiffe-id ID         the agent's alias SPIFFE ID (CreateJoinToken agent_id; client_spiffe_id)
+      --ttl DURATION         how long it may wait for its agent: 900, 15m, 4h (default 15m, at most 24h)
+      --register-downstream  also register the downstream entry, parented to the token's agent ID:
+      --downstream-spiffe-id ID
+      --selector TYPE:VALUE  repeatable, e.g. unix:path:/opt/spire/bin/spire-server
+      --x509-ttl DURATION, --jwt-ttl DURATION, --admin
+Output:
+  -o, --output FILE          the JSON response (with the token), 0600; refuses an existing file without --force
+      --force                overwrite --output
+      --token-only           print only the token
+  -h, --help                 show this help
+
+Exit codes: 0 ok, 64 bad request (nothing minted), 69 server unreachable, 73 output directory missing,
+77 credential refused or not an admin.
 `;
 
 const HELP: Record<Command, string> = {
+  'join-token': JOIN_TOKEN_HELP,
   run: `Usage: poller-bootstrap run [--config PATH]
 
 Runs the daemon: brings up the upstream agent, the nested SPIRE server and the downstream agent, and serves

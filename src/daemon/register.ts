@@ -3,6 +3,7 @@
 import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
+import { toPem } from '../spire/der.js';
 import { type ManagedEntry, planReconcile } from '../spire/reconcile.js';
 import { serverClient } from '../spire/server-client.js';
 import { writeSecretFile } from '../token/secret-file.js';
@@ -10,9 +11,6 @@ import { writeSecretFile } from '../token/secret-file.js';
 /** The stable parent of the workload entries: an alias that every downstream agent token names (agent_id). */
 export const downstreamAgentAlias = (config: Config) =>
   `spiffe://${config.trustDomain}/poller-bootstrap/downstream-agent`;
-
-const pem = (der: Buffer) =>
-  `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 export interface Registered {
   counts: { created: number; updated: number; deleted: number; unchanged: number };
@@ -49,7 +47,7 @@ export async function registerEntries(config: Config, layout: Layout): Promise<R
   try {
     const roots = await client.x509Roots();
     if (roots.length === 0) throw new Error('the nested server returned an empty trust bundle');
-    await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map(pem).join(''));
+    await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map((r) => toPem(r)).join(''));
 
     const wanted = wantedEntries(config);
     const plan = planReconcile(wanted, await client.entriesUnder(downstreamAgentAlias(config)));

@@ -2,6 +2,7 @@
 // the token layer, src/token/source-spire-server.ts).
 import * as grpc from '@grpc/grpc-js';
 import { SpireApiError } from './api-error.js';
+import { adminSocket, type SpireEndpoint } from './endpoint.js';
 import { callUnary, services } from './proto.js';
 import type { ManagedEntry, ReconcilePlan } from './reconcile.js';
 import { parseSpiffeId } from './spiffe-id.js';
@@ -22,6 +23,7 @@ interface EntryMsg {
 }
 interface BatchResult {
   status: { code: number; message: string };
+  entry?: { id: string } | null;
 }
 
 const toMsg = (id: string): SpiffeIdMsg => {
@@ -47,12 +49,12 @@ function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
   };
 }
 
-/** Admin-socket client of one SPIRE server; `close` when done. Every failure is a SpireApiError. */
-export function serverClient(socketPath: string, timeoutMs = 10_000) {
-  const creds = grpc.credentials.createInsecure();
-  const target = `unix:${socketPath}`;
-  const entry = new services.entry(target, creds);
-  const bundle = new services.bundle(target, creds);
+/** Admin client of one SPIRE server (its socket path, or an endpoint); `close` when done. Fails with SpireApiError. */
+export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) {
+  const endpoint = typeof where === 'string' ? adminSocket(where) : where;
+  const { target, credentials: creds, options } = endpoint;
+  const entry = new services.entry(target, creds, options);
+  const bundle = new services.bundle(target, creds, options);
   const names = new Map<grpc.Client, string>([
     [entry, 'Entry'],
     [bundle, 'Bundle'],
@@ -72,7 +74,25 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
     if (bad) throw new SpireApiError(`Entry.${method}`, target, bad.status.code, bad.status.message);
   };
 
+  /** Creates entries; one that exists already (ALREADY_EXISTS, "similar entry") counts as done, with its id. */
+  const createEntries = async (entries: ManagedEntry[]): Promise<{ id: string; existed: boolean }[]> => {
+    if (entries.length === 0) return [];
+    const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', {
+      entries: entries.map(entryMsg),
+    });
+    check('BatchCreateEntry', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
+    return res.results.map((r) => ({
+      id: r.entry?.id ?? '',
+      existed: r.status.code === grpc.status.ALREADY_EXISTS,
+    }));
+  };
+
   return {
+    /** The server's trust domain, as its bundle names it. */
+    async trustDomain(): Promise<string> {
+      return (await call<{ trust_domain: string }>(bundle, 'GetBundle', {})).trust_domain;
+    },
+
     /** The server's X.509 roots (DER). */
     async x509Roots(): Promise<Buffer[]> {
       const res = await call<{ x509_authorities: { asn1: Buffer }[] }>(bundle, 'GetBundle', {});
@@ -107,13 +127,10 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
     },
 
     /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
+    createEntries,
+
     async apply(plan: ReconcilePlan): Promise<void> {
-      if (plan.create.length) {
-        const res = await call<{ results: BatchResult[] }>(entry, 'BatchCreateEntry', {
-          entries: plan.create.map(entryMsg),
-        });
-        check('BatchCreateEntry', res.results, [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
-      }
+      await createEntries(plan.create);
       if (plan.update.length) {
         const res = await call<{ results: BatchResult[] }>(entry, 'BatchUpdateEntry', {
           entries: plan.update.map(entryMsg),

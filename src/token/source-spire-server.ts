@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { adminSocket, type SpireEndpoint } from '../spire/endpoint.js';
 import { callUnary, services } from '../spire/proto.js';
 import { parseSpiffeId } from '../spire/spiffe-id.js';
 import { type RetryClass, TokenError, type TokenErrorCode } from './errors.js';
@@ -9,8 +10,8 @@ import { checkToken } from './value.js';
 export interface SpireServerSourceOptions {
   /** 'nested-server' when it mints the downstream agent's tokens. Default 'spire-server'. */
   name?: 'spire-server' | 'nested-server';
-  /** The SPIRE server admin socket (default there: /tmp/spire-server/private/api.sock). */
-  socketPath: string;
+  /** The SPIRE server admin socket (default there: /tmp/spire-server/private/api.sock), or another endpoint. */
+  socketPath: string | SpireEndpoint;
   /** Token lifetime in seconds; SPIRE refuses ttl < 1. */
   ttlSeconds: number;
   /** Optional agent_id: SPIRE then also creates an alias entry for the attested agent. */
@@ -48,14 +49,15 @@ const CLASSES: Partial<Record<number, [TokenErrorCode, RetryClass]>> = {
 /** Agent.CreateJoinToken over a SPIRE server's admin unix socket: the cluster server (direct mode) or the nested one. */
 export function spireServerSource(options: SpireServerSourceOptions): TokenSource {
   const agentId = checkOptions(options);
-  const target = `unix:${options.socketPath}`;
+  const endpoint =
+    typeof options.socketPath === 'string' ? adminSocket(options.socketPath) : options.socketPath;
   const name = options.name ?? 'spire-server';
   return {
     name,
     async acquire(signal) {
       const request = { ttl: options.ttlSeconds, token: '', ...(agentId ? { agent_id: agentId } : {}) };
-      const reply = await call(name, target, request, options.timeoutMs ?? 10_000, signal);
-      const token = checkToken(reply.value, name, `the SPIRE server at ${target}`);
+      const reply = await call(name, endpoint, request, options.timeoutMs ?? 10_000, signal);
+      const token = checkToken(reply.value, name, endpoint.describe);
       const got: AcquiredToken = { token, source: name, fingerprint: fingerprint(token) };
       if (reply.expires_at > 0) got.expiresAt = new Date(reply.expires_at * 1000);
       if (options.trustDomain)
@@ -67,12 +69,12 @@ export function spireServerSource(options: SpireServerSourceOptions): TokenSourc
 
 async function call(
   source: 'spire-server' | 'nested-server',
-  target: string,
+  endpoint: SpireEndpoint,
   request: object,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<JoinTokenReply> {
-  const client = new services.agent(target, grpc.credentials.createInsecure());
+  const client = new services.agent(endpoint.target, endpoint.credentials, endpoint.options);
   try {
     return await callUnary<JoinTokenReply>(client, 'CreateJoinToken', request, {
       deadline: new Date(Date.now() + timeoutMs),
@@ -82,10 +84,14 @@ async function call(
     if (signal?.aborted) throw signal.reason;
     const e = err as grpc.ServiceError;
     const [code, retry] = CLASSES[e.code] ?? (['unavailable', 'backoff'] as const);
-    throw new TokenError(
-      `SPIRE server at ${target} failed CreateJoinToken (${status[e.code]}: ${e.details})`,
-      { code, retry, source, status: e.code, mayHaveMinted: MAYBE_MINTED.has(e.code), cause: err },
-    );
+    throw new TokenError(`${endpoint.describe} failed CreateJoinToken (${status[e.code]}: ${e.details})`, {
+      code,
+      retry,
+      source,
+      status: e.code,
+      mayHaveMinted: MAYBE_MINTED.has(e.code),
+      cause: err,
+    });
   } finally {
     client.close();
   }

@@ -85,7 +85,7 @@ describe('spire-server source', () => {
     answer = () => ({ code: grpc.status.INVALID_ARGUMENT, details: 'ttl is required, you must provide one' });
     const err = await rejection(spireServerSource({ socketPath, ttlSeconds: 60 }).acquire());
     expect(err.message).toBe(
-      `SPIRE server at unix:${socketPath} failed CreateJoinToken (INVALID_ARGUMENT: ttl is required, you must provide one)`,
+      `the SPIRE server admin socket ${socketPath} failed CreateJoinToken (INVALID_ARGUMENT: ttl is required, you must provide one)`,
     );
     expect(err).toMatchObject({ code: 'bad-request', retry: 'slow', source: 'spire-server', status: 3 });
   });
@@ -93,7 +93,7 @@ describe('spire-server source', () => {
   it('rejects an unusable token from the server', async () => {
     answer = () => ({ value: 'two words', expires_at: 1_900_000_000 });
     await expect(spireServerSource({ socketPath, ttlSeconds: 60 }).acquire()).rejects.toThrow(
-      `join token from the SPIRE server at unix:${socketPath} contains whitespace`,
+      `join token from the SPIRE server admin socket ${socketPath} contains whitespace`,
     );
   });
 
@@ -104,7 +104,7 @@ describe('spire-server source', () => {
     );
     expect(err).toMatchObject({ code: 'unavailable', retry: 'backoff', source: 'spire-server', status: 14 });
     expect(err.message).toMatch(
-      new RegExp(`^SPIRE server at unix:${missing} failed CreateJoinToken \\(UNAVAILABLE: `),
+      new RegExp(`^the SPIRE server admin socket ${missing} failed CreateJoinToken \\(UNAVAILABLE: `),
     );
   });
 

@@ -1,0 +1,188 @@
+// `join-token`'s command line, checked whole before anything is minted: every problem at once, each naming the
+// flag as typed, the value and what is expected.
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../common/duration.js';
+import { parseHostPort } from '../config/checks.js';
+import { DEFAULT_SPIRE_SERVER_SOCKET } from '../config/defaults.js';
+import { parseSpiffeId } from '../spire/spiffe-id.js';
+import type { AdminAuth } from '../token/admin-options.js';
+import { type JoinTokenRequest, joinTokenRequestProblems } from '../token/admin-request.js';
+import { UsageError } from './io.js';
+
+export const MAX_TTL_SECONDS = 86_400;
+
+export type Reach =
+  | { kind: 'admin-api'; url: string; auth: AdminAuth; caFile?: string; allowHttp: boolean }
+  | { kind: 'socket'; socketPath: string }
+  | {
+      kind: 'tcp';
+      address: string;
+      trustDomain: string;
+      identity: { workloadApiSocket: string } | { certFile: string; keyFile: string; bundleFile: string };
+    };
+
+export interface JoinTokenPlan {
+  reach: Reach;
+  request: JoinTokenRequest;
+  output: { file: string; force: boolean } | null;
+  tokenOnly: boolean;
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  'api-key-file': { type: 'string' },
+  'bearer-file': { type: 'string' },
+  username: { type: 'string' },
+  'password-file': { type: 'string' },
+  'ca-file': { type: 'string' },
+  'allow-http': { type: 'boolean' },
+  'socket-path': { type: 'string' },
+  address: { type: 'string' },
+  'trust-domain': { type: 'string' },
+  'workload-api-socket': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  'bundle-file': { type: 'string' },
+  'spiffe-id': { type: 'string' },
+  ttl: { type: 'string' },
+  'register-downstream': { type: 'boolean' },
+  'downstream-spiffe-id': { type: 'string' },
+  selector: { type: 'string', multiple: true },
+  'x509-ttl': { type: 'string' },
+  'jwt-ttl': { type: 'string' },
+  admin: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  force: { type: 'boolean' },
+  'token-only': { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; args: string[] }>>['values'];
+
+function seconds(
+  flag: string,
+  value: string | undefined,
+  problems: string[],
+  max?: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const s = parseDuration(value);
+  if (s === null || s < 1 || (max !== undefined && s > max)) {
+    const bound = max === undefined ? '' : ` of at most ${max / 3600}h`;
+    problems.push(
+      `--${flag}: expected a duration${bound} such as 900, 15m or 4h, got ${JSON.stringify(value)}`,
+    );
+    return undefined;
+  }
+  return s;
+}
+
+function adminAuth(v: Values, problems: string[]): AdminAuth | undefined {
+  const given = (['api-key-file', 'bearer-file', 'username'] as const).filter((k) => v[k] !== undefined);
+  if (given.length !== 1) {
+    problems.push(
+      '--url: give one credential: --api-key-file, --bearer-file, or --username with --password-file',
+    );
+    return undefined;
+  }
+  if (v['api-key-file']) return { kind: 'api-key', keyFile: v['api-key-file'] };
+  if (v['bearer-file']) return { kind: 'bearer', tokenFile: v['bearer-file'] };
+  if (!v['password-file']) problems.push('--username: needs --password-file');
+  return { kind: 'login', username: v.username as string, passwordFile: v['password-file'] ?? '' };
+}
+
+function tcpReach(v: Values, address: string, problems: string[]): Reach | undefined {
+  if (parseHostPort(address) === null)
+    problems.push(`--address: expected host:port, got ${JSON.stringify(address)}`);
+  const ids = [v['spiffe-id'], v['downstream-spiffe-id']].map((id) => (id ? parseSpiffeId(id) : undefined));
+  const fromIds = ids.find((p) => p !== undefined && !('problem' in p));
+  const trustDomain =
+    v['trust-domain'] ?? (fromIds && 'trustDomain' in fromIds ? fromIds.trustDomain : undefined);
+  if (!trustDomain) problems.push('--address: needs --trust-domain (or a --spiffe-id to take it from)');
+  const files = [v['cert-file'], v['key-file'], v['bundle-file']];
+  let identity: Extract<Reach, { kind: 'tcp' }>['identity'] | undefined;
+  if (v['workload-api-socket'] && files.every((f) => f === undefined))
+    identity = { workloadApiSocket: v['workload-api-socket'] };
+  else if (!v['workload-api-socket'] && files.every((f) => f !== undefined)) {
+    identity = { certFile: files[0] as string, keyFile: files[1] as string, bundleFile: files[2] as string };
+  } else problems.push('--address: give --workload-api-socket, or --cert-file, --key-file and --bundle-file');
+  return identity && trustDomain ? { kind: 'tcp', address, trustDomain, identity } : undefined;
+}
+
+function reach(v: Values, problems: string[]): Reach | undefined {
+  const modes = (['url', 'socket-path', 'address'] as const).filter((k) => v[k] !== undefined);
+  if (modes.length > 1) {
+    problems.push(
+      `give one of --url, --socket-path and --address, got ${modes.map((m) => `--${m}`).join(' and ')}`,
+    );
+    return undefined;
+  }
+  if (v.url !== undefined) {
+    const auth = adminAuth(v, problems);
+    return (
+      auth && {
+        kind: 'admin-api',
+        url: v.url,
+        auth,
+        caFile: v['ca-file'],
+        allowHttp: Boolean(v['allow-http']),
+      }
+    );
+  }
+  if (v.address !== undefined) return tcpReach(v, v.address, problems);
+  return { kind: 'socket', socketPath: v['socket-path'] ?? DEFAULT_SPIRE_SERVER_SOCKET };
+}
+
+/** Parses and checks the whole command line; throws UsageError listing every problem. */
+export function parseJoinTokenArgs(args: string[]): JoinTokenPlan {
+  const { values: v } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+  const problems: string[] = [];
+  const where = reach(v, problems);
+  // A bad --ttl is reported once, by its flag: the placeholder keeps the request's own checks quiet about it.
+  const ttlSeconds = seconds('ttl', v.ttl ?? '15m', problems, MAX_TTL_SECONDS) ?? 900;
+  const register = Boolean(v['register-downstream']);
+  const downstreamId = v['downstream-spiffe-id'];
+  if (!register && (downstreamId || v.selector || v.admin)) {
+    problems.push('--downstream-spiffe-id, --selector and --admin need --register-downstream');
+  }
+  if (register && !downstreamId) problems.push('--register-downstream: needs --downstream-spiffe-id');
+  const request: JoinTokenRequest = {
+    ttlSeconds,
+    registerDownstream: register,
+    ...(v['spiffe-id'] !== undefined ? { clientSpiffeId: v['spiffe-id'] } : {}),
+    ...(register && downstreamId !== undefined
+      ? {
+          downstream: {
+            spiffeId: downstreamId,
+            selectors: v.selector ?? [],
+            x509SvidTtlSeconds: seconds('x509-ttl', v['x509-ttl'], problems),
+            jwtSvidTtlSeconds: seconds('jwt-ttl', v['jwt-ttl'], problems),
+            ...(v.admin ? { admin: true } : {}),
+          },
+        }
+      : {}),
+  };
+  // The admin API's own rules, named by our flags.
+  for (const p of joinTokenRequestProblems(request)) problems.push(flagNames(p));
+  if (v.output !== undefined && v['token-only']) problems.push('give --output or --token-only, not both');
+  if (problems.length > 0 || !where) throw new UsageError('join-token', problems.join('\n  '));
+  return {
+    reach: where,
+    request,
+    output: v.output === undefined ? null : { file: v.output, force: Boolean(v.force) },
+    tokenOnly: Boolean(v['token-only']),
+  };
+}
+
+const FLAGS: [RegExp, string][] = [
+  [/^client_spiffe_id:/, '--spiffe-id:'],
+  [/^ttl_seconds:/, '--ttl:'],
+  [/^downstream\.spiffe_id:/, '--downstream-spiffe-id:'],
+  [/^downstream\.selectors(\[\d+\])?:/, '--selector:'],
+  [/^downstream\.x509_svid_ttl_seconds:/, '--x509-ttl:'],
+  [/^downstream\.jwt_svid_ttl_seconds:/, '--jwt-ttl:'],
+];
+
+function flagNames(problem: string): string {
+  for (const [key, flag] of FLAGS) if (key.test(problem)) return problem.replace(key, flag);
+  return problem;
+}

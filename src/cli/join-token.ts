@@ -1,0 +1,183 @@
+// `poller-bootstrap join-token`: mints a SPIRE join token for a poller — through the admin API (ServiceRadar core
+// or this project's broker), the SPIRE server's admin socket, or its TCP port as an admin workload — and, asked
+// to, registers the nested server's downstream entry under it. The token reaches stdout only when asked.
+import { link, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { SpireApiError } from '../spire/api-error.js';
+import { adminSocket, adminTcp, type SpireEndpoint } from '../spire/endpoint.js';
+import { maskJoinTokenIds } from '../spire/join-token-id.js';
+import { serverClient } from '../spire/server-client.js';
+import { createAdminClient } from '../token/admin-client.js';
+import { TokenError } from '../token/errors.js';
+import { fingerprint } from '../token/fingerprint.js';
+import { writeSecretFile } from '../token/secret-file.js';
+import { spireServerSource } from '../token/source-spire-server.js';
+import { type CliIo, EXIT } from './io.js';
+import { type JoinTokenPlan, parseJoinTokenArgs } from './join-token-args.js';
+
+/** Marks the downstream entries this tool creates, so that only they are ever pruned. */
+export const JOIN_TOKEN_HINT = 'poller-bootstrap join-token';
+
+/** DESIGN §7's 201 body: what ServiceRadar core and the broker answer, and what --output writes. */
+interface Minted {
+  token: string;
+  expires_at: string;
+  parent_spiffe_id: string;
+  downstream_entry_id?: string;
+}
+
+/** A failure with its exit code and one actionable line. */
+class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+async function checkOutput(output: JoinTokenPlan['output']): Promise<void> {
+  if (!output) return;
+  const dir = await stat(dirname(output.file)).catch(() => null);
+  if (!dir?.isDirectory()) {
+    throw new CommandError(`--output: the directory ${dirname(output.file)} does not exist`, EXIT.cantCreate);
+  }
+  if (!output.force && (await stat(output.file).catch(() => null))) {
+    throw new CommandError(`--output: ${output.file} exists; remove it or pass --force`, EXIT.usage);
+  }
+}
+
+async function viaAdminApi(
+  plan: JoinTokenPlan,
+  reach: Extract<JoinTokenPlan['reach'], { kind: 'admin-api' }>,
+) {
+  const client = await createAdminClient({
+    url: reach.url,
+    auth: reach.auth,
+    caFile: reach.caFile,
+    allowHttp: reach.allowHttp,
+  });
+  try {
+    const m = await client.mintJoinToken(plan.request);
+    const minted: Minted = {
+      token: m.token,
+      expires_at: m.expiresAt.toISOString(),
+      parent_spiffe_id: m.parentId,
+    };
+    if (m.downstreamEntryId) minted.downstream_entry_id = m.downstreamEntryId;
+    return minted;
+  } finally {
+    await client.close();
+  }
+}
+
+async function viaSpire(plan: JoinTokenPlan, endpoint: SpireEndpoint, given: string | undefined) {
+  const client = serverClient(endpoint);
+  try {
+    // The agent ID is spiffe://<the server's trust domain>/spire/agent/join_token/<token>.
+    const trustDomain = given ?? (await client.trustDomain());
+    const got = await spireServerSource({
+      socketPath: endpoint,
+      ttlSeconds: plan.request.ttlSeconds,
+      agentId: plan.request.clientSpiffeId,
+      trustDomain,
+    }).acquire();
+    if (!got?.parentId) throw new CommandError('the SPIRE server minted no token', EXIT.unavailable);
+    const minted: Minted = {
+      token: got.token,
+      expires_at: got.expiresAt?.toISOString() ?? '',
+      parent_spiffe_id: got.parentId,
+    };
+    const ds = plan.request.downstream;
+    if (!ds) return minted;
+    const [created] = await client.createEntries([
+      {
+        spiffeId: ds.spiffeId,
+        parentId: got.parentId,
+        selectors: ds.selectors,
+        x509SvidTtl: ds.x509SvidTtlSeconds ?? 0,
+        jwtSvidTtl: ds.jwtSvidTtlSeconds ?? 0,
+        hint: JOIN_TOKEN_HINT,
+        downstream: true,
+        ...(ds.admin ? { admin: true } : {}),
+      },
+    ]);
+    if (created?.id) minted.downstream_entry_id = created.id;
+    return minted;
+  } finally {
+    client.close();
+  }
+}
+
+async function mint(plan: JoinTokenPlan): Promise<Minted> {
+  const { reach } = plan;
+  if (reach.kind === 'admin-api') return viaAdminApi(plan, reach);
+  if (reach.kind === 'socket') return viaSpire(plan, adminSocket(reach.socketPath), undefined);
+  const endpoint = await adminTcp(reach.address, reach.trustDomain, reach.identity).catch((err: Error) => {
+    throw new CommandError(`cannot get the admin workload's SVID: ${err.message}`, EXIT.unavailable);
+  });
+  return viaSpire(plan, endpoint, reach.trustDomain);
+}
+
+/** Writes 0600 through a temporary file; without --force, link() refuses a file that appeared meanwhile. */
+async function writeOutput(file: string, force: boolean, text: string): Promise<void> {
+  if (force) return writeSecretFile(file, text);
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.new`);
+  await writeSecretFile(tmp, text);
+  try {
+    await link(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+function exitFor(err: unknown): { code: number; message: string } {
+  if (err instanceof CommandError) return { code: err.exitCode, message: err.message };
+  if (err instanceof TokenError) {
+    const denied = err.code === 'unauthorized' || err.code === 'forbidden';
+    const code = denied
+      ? EXIT.noPerm
+      : err.code === 'config' || err.code === 'bad-request'
+        ? EXIT.usage
+        : EXIT.unavailable;
+    return { code, message: err.message };
+  }
+  if (err instanceof SpireApiError) {
+    return {
+      code: err.codeName === 'PERMISSION_DENIED' ? EXIT.noPerm : EXIT.unavailable,
+      message: err.message,
+    };
+  }
+  throw err;
+}
+
+/** Runs `join-token`; the request is checked whole before anything is minted. */
+export async function joinTokenCommand(args: string[], io: CliIo): Promise<number> {
+  const plan = parseJoinTokenArgs(args);
+  let minted: Minted;
+  try {
+    await checkOutput(plan.output);
+    minted = await mint(plan);
+    if (plan.output)
+      await writeOutput(plan.output.file, plan.output.force, `${JSON.stringify(minted, null, 2)}\n`);
+  } catch (err) {
+    const { code, message } = exitFor(err);
+    io.stderr(`poller-bootstrap join-token: ${maskJoinTokenIds(message)}\n`);
+    return code;
+  }
+  if (plan.tokenOnly) {
+    io.stdout(`${minted.token}\n`);
+    return EXIT.ok;
+  }
+  // Without --token-only or --output, the token itself is not printed: only what identifies it.
+  const shown = {
+    fingerprint: fingerprint(minted.token),
+    expires_at: minted.expires_at,
+    parent_spiffe_id: minted.parent_spiffe_id,
+    ...(minted.downstream_entry_id ? { downstream_entry_id: minted.downstream_entry_id } : {}),
+  };
+  io.stdout(`${maskJoinTokenIds(JSON.stringify(shown, null, 2))}\n`);
+  if (!plan.output)
+    io.stderr('poller-bootstrap join-token: the token is not shown; use --output FILE or --token-only\n');
+  return EXIT.ok;
+}
