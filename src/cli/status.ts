@@ -1,8 +1,10 @@
 // `poller-bootstrap status`: reads a running daemon's GET /status and prints a summary or the JSON.
 
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js';
+import { loadConfig } from '../config/load.js';
 import { type CliIo, EXIT, reason, UsageError } from './io.js';
-import { DEFAULT_STATUS_URL } from './usage.js';
 
 const TIMEOUT_MS = 5_000;
 
@@ -63,6 +65,19 @@ function statusUrl(base: string): URL {
   return new URL('/status', url);
 }
 
+/**
+ * Where the daemon of this configuration listens: its http.listen. Without --config and without the default
+ * file (a Compose setup configured by environment), the default address or POLLER_BOOTSTRAP_HTTP_LISTEN.
+ */
+async function daemonUrl(configPath: string | undefined, io: CliIo): Promise<string> {
+  if (configPath === undefined && !existsSync(DEFAULT_CONFIG_PATH)) {
+    return `http://${io.env.POLLER_BOOTSTRAP_HTTP_LISTEN || DEFAULT_HTTP_LISTEN}`;
+  }
+  const config = await loadConfig(configPath ?? DEFAULT_CONFIG_PATH, { env: io.env });
+  const { host, port } = config.http;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function cause(error: unknown): string {
   const inner = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
   return inner?.code ?? (inner instanceof Error ? inner.message : reason(error));
@@ -72,11 +87,15 @@ function cause(error: unknown): string {
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { json: { type: 'boolean' }, url: { type: 'string', short: 'u' } },
+    options: {
+      json: { type: 'boolean' },
+      url: { type: 'string', short: 'u' },
+      config: { type: 'string', short: 'c' },
+    },
     strict: true,
     allowPositionals: false,
   });
-  const url = statusUrl(values.url ?? DEFAULT_STATUS_URL);
+  const url = statusUrl(values.url ?? (await daemonUrl(values.config, io)));
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });

@@ -5,8 +5,6 @@ import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js'
 export const COMMANDS = ['run', 'render', 'status', 'join-token'] as const;
 export type Command = (typeof COMMANDS)[number];
 
-export const DEFAULT_STATUS_URL = `http://${DEFAULT_HTTP_LISTEN}`;
-
 const CONFIG_OPTION = `  -c, --config PATH  the JSON config file (default ${DEFAULT_CONFIG_PATH});
                      POLLER_BOOTSTRAP_* and the entrypoint's environment variables override it`;
 
@@ -15,11 +13,10 @@ const MAIN = `Usage: poller-bootstrap <command> [options]
 Gives a ServiceRadar edge poller its SPIFFE identity: join token, nested SPIRE, supervision.
 
 Commands:
-  run      run the daemon (systemd service or container entrypoint)
-  render   print or write the three SPIRE configs from the config, without starting anything
-  status   ask a running daemon for its state
-  join-token
-           mint a join token for a poller (admin API or SPIRE server) and register its downstream entry
+  run         run the daemon (systemd service or container entrypoint)
+  render      print, write or check the three SPIRE configs from the config, without starting anything
+  status      ask a running daemon for its state
+  join-token  mint a join token for a poller (admin API or SPIRE server) and register its downstream entry
 
 Options:
   -h, --help     show this help; \`poller-bootstrap help <command>\` or \`<command> --help\` for a command
@@ -73,7 +70,7 @@ Options:
 ${CONFIG_OPTION}
   -h, --help         show this help
 `,
-  render: `Usage: poller-bootstrap render [--config PATH] [--out DIR]
+  render: `Usage: poller-bootstrap render [--config PATH] [--out DIR] [--check]
 
 Prints the upstream agent, nested server and downstream agent configs (HCL) for the configured SPIRE
 version. No join token is read: from SPIRE 1.13.3 the configs name the token file (join_token_file);
@@ -82,16 +79,21 @@ older versions get no token key, the daemon supplies the token when it runs.
 Options:
 ${CONFIG_OPTION}
   -o, --out DIR      write upstream-agent.conf, server.conf and downstream-agent.conf into DIR instead
+      --check        write nothing; exit 1 and print a line diff for each file that differs: those in DIR
+                     with --out, else the daemon's own (as it writes them once it holds no join token)
   -h, --help         show this help
 `,
-  status: `Usage: poller-bootstrap status [--json] [--url URL]
+  status: `Usage: poller-bootstrap status [--json] [--config PATH | --url URL]
 
-Asks a running daemon for its state (GET <URL>/status) and prints a summary. Exits 69 when the daemon
-cannot be reached.
+Asks a running daemon for its state (GET <URL>/status) and prints a summary: the phase, what it waits for,
+each child, each identity, and the last error with its cause and fix. Exits 69 when the daemon cannot be
+reached.
 
 Options:
+${CONFIG_OPTION}
+                     the daemon's address is its http.listen (default ${DEFAULT_HTTP_LISTEN})
+  -u, --url URL      the daemon's HTTP address, instead of the config's
       --json         print the daemon's JSON document instead of the summary
-  -u, --url URL      the daemon's HTTP address (default ${DEFAULT_STATUS_URL}, the default http.listen)
   -h, --help         show this help
 `,
 };

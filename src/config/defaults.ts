@@ -137,6 +137,8 @@ export function fillDefaults(file: FileConfig): Config {
       ...child(file.nested_server, posix.join(runDir, 'server/api.sock'), DEFAULT_PORTS.nestedServerHealth),
       bindAddress: file.nested_server?.bind_address ?? '127.0.0.1',
       bindPort: file.nested_server?.bind_port ?? DEFAULT_PORTS.nestedServer,
+      caTtlSeconds: file.nested_server?.ca_ttl_seconds ?? null,
+      defaultX509SvidTtlSeconds: file.nested_server?.default_x509_svid_ttl_seconds ?? null,
     },
     downstreamAgent: {
       ...child(file.downstream_agent, workloadSocketPath(runDir), DEFAULT_PORTS.downstreamAgentHealth),

@@ -48,7 +48,12 @@ export interface FileConfig {
     insecure_bootstrap?: boolean;
   };
   upstream_agent?: FileChild;
-  nested_server?: FileChild & { bind_address?: string; bind_port?: number };
+  nested_server?: FileChild & {
+    bind_address?: string;
+    bind_port?: number;
+    ca_ttl_seconds?: number;
+    default_x509_svid_ttl_seconds?: number;
+  };
   /** socket_group: who may reach the Workload API socket's folder (a group name or a numeric gid). */
   downstream_agent?: FileChild & { socket_group?: string };
   admin_api?: {
@@ -121,7 +126,13 @@ export const decodeFile: Decoder<FileConfig> = obj<FileConfig>({
     insecure_bootstrap: bool,
   }),
   upstream_agent: obj(childFields),
-  nested_server: obj({ bind_address: str(HOST_CHECK), bind_port: port, ...childFields }),
+  nested_server: obj({
+    bind_address: str(HOST_CHECK),
+    bind_port: port,
+    ca_ttl_seconds: ttl,
+    default_x509_svid_ttl_seconds: ttl,
+    ...childFields,
+  }),
   downstream_agent: obj({ ...childFields, socket_group: str(GROUP_CHECK) }),
   admin_api: obj({
     url: str(HTTP_URL_CHECK),

@@ -52,7 +52,14 @@ export interface Config {
     readonly insecureBootstrap: boolean;
   };
   readonly upstreamAgent: ChildConfig;
-  readonly nestedServer: ChildConfig & { readonly bindAddress: string; readonly bindPort: number };
+  readonly nestedServer: ChildConfig & {
+    readonly bindAddress: string;
+    readonly bindPort: number;
+    /** The nested CA's lifetime (SPIRE `ca_ttl`); null: SPIRE's default, 24 h. */
+    readonly caTtlSeconds: number | null;
+    /** Its SVIDs' lifetime (`default_x509_svid_ttl`); null: SPIRE's default, 1 h. */
+    readonly defaultX509SvidTtlSeconds: number | null;
+  };
   /**
    * The poller's Workload API. Its folder is a directory of its own, 0750, group `socketGroup` (null: the
    * daemon's own group), so another user can connect while the run dir with the tokens stays 0700.

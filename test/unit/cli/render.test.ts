@@ -133,3 +133,35 @@ describe('poller-bootstrap render', () => {
     });
   });
 });
+
+describe('poller-bootstrap render --check', () => {
+  it('exits 0 when DIR holds what --out writes, and 1 with a line diff after an edit', async () => {
+    const path = await configFile('check.json', SAMPLE);
+    const out = join(dir, 'checked');
+    expect((await cli(['render', '--config', path, '--out', out])).code).toBe(0);
+    expect(await cli(['render', '--config', path, '--out', out, '--check'])).toEqual({
+      code: 0,
+      stdout: '3 files up to date\n',
+      stderr: '',
+    });
+    const server = join(out, 'server.conf');
+    await writeFile(
+      server,
+      (await readFile(server, 'utf8')).replace('log_level = "INFO"', 'log_level = "DEBUG"'),
+    );
+    const { code, stdout } = await cli(['render', '--config', path, '--out', out, '--check']);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`--- ${server} (on disk)\n+++ rendered\n`);
+    expect(stdout).toMatch(/^-7: {3}log_level = "DEBUG"\n\+7: {3}log_level = "INFO"$/m);
+    expect(stdout).not.toContain('upstream-agent.conf');
+  });
+
+  it('says which files are missing, and writes nothing', async () => {
+    const path = await configFile('missing.json', SAMPLE);
+    const out = join(dir, 'empty');
+    const { code, stdout } = await cli(['render', '--config', path, '--out', out, '--check']);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`${join(out, 'server.conf')}: missing\n`);
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cli } from './harness.js';
 
@@ -56,6 +59,23 @@ describe('poller-bootstrap status', () => {
       ].join('\n'),
     });
     expect(paths).toEqual(['/status']);
+  });
+
+  it("finds the daemon at the config's http.listen", async () => {
+    const { url, paths } = await serve(200, JSON.stringify(STATUS));
+    const dir = mkdtempSync(join(tmpdir(), 'pb-status-'));
+    const config = join(dir, 'config.json');
+    const listen = new URL(url).host;
+    const minimal = {
+      trust_domain: 'example.org',
+      upstream: { server_address: 'spire', insecure_bootstrap: true },
+    };
+    writeFileSync(config, JSON.stringify({ ...minimal, http: { listen } }));
+    const { code, stdout } = await cli(['status', '--config', config]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('phase:      degraded');
+    expect(paths).toEqual(['/status']);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('says what the daemon waits for, the cause code and the fix', async () => {

@@ -56,7 +56,7 @@ const EXPECTED: Record<string, string[]> = {
     'trust_domain 1 string',
     'x509_authorities 2 X509Certificate[]',
     'refresh_hint 4 int64',
-    'sequence_number 5 int64',
+    'sequence_number 5 uint64',
   ],
   'spire.api.server.agent.v1.CreateJoinTokenRequest': [
     'ttl 1 int32',
