@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG_PATH } from '../config/defaults.js';
 import { type Layout, pathLayout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
+import { resolveSpireVersion } from '../spire/binary-version.js';
 import {
   type JoinTokenRef,
   renderDownstreamAgentConfig,
@@ -72,10 +73,12 @@ export async function renderCommand(args: string[], io: CliIo): Promise<number> 
     allowPositionals: false,
   });
   // Without --config a missing default file means "environment and defaults only" (a Compose setup).
-  const config = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH, {
-    env: io.env,
-    optional: values.config === undefined,
-  });
+  const config = await resolveSpireVersion(
+    await loadConfig(values.config ?? DEFAULT_CONFIG_PATH, {
+      env: io.env,
+      optional: values.config === undefined,
+    }),
+  );
   if (values.check) return checkRendered(config, values.out, io);
   const files = renderAll(config);
   const { version } = config.spire;

@@ -39,11 +39,13 @@ function isHost(text: string): boolean {
 export const TRUST_DOMAIN_CHECK: Check<string> = {
   test: (s) => TRUST_DOMAIN.test(s),
   expected: 'a trust domain name (lowercase letters, digits, ".", "-" and "_")',
+  schema: { pattern: '^[a-z0-9._-]+$' },
 };
 
 export const SPIFFE_ID_CHECK: Check<string> = {
   test: (s) => parseSpiffeId(s) !== null,
   expected: 'a SPIFFE ID "spiffe://<trust domain>/<path>"',
+  schema: { pattern: '^spiffe://[a-z0-9._-]+/.+', maxLength: 2048 },
 };
 
 export const SELECTOR_CHECK: Check<string> = {
@@ -52,6 +54,7 @@ export const SELECTOR_CHECK: Check<string> = {
     return colon > 0 && colon < s.length - 1 && SELECTOR_TYPE.test(s.slice(0, colon));
   },
   expected: 'a selector "<type>:<value>", e.g. "unix:uid:0"',
+  schema: { pattern: '^[A-Za-z0-9_-]+:.+' },
 };
 
 export const HOST_CHECK: Check<string> = { test: isHost, expected: 'a host name or IP address' };
@@ -59,11 +62,13 @@ export const HOST_CHECK: Check<string> = { test: isHost, expected: 'a host name 
 export const ABSOLUTE_PATH_CHECK: Check<string> = {
   test: (s) => s.startsWith('/'),
   expected: 'an absolute path',
+  schema: { pattern: '^/' },
 };
 
 export const LISTEN_CHECK: Check<string> = {
   test: (s) => parseHostPort(s) !== null,
   expected: 'an address "<host>:<port>"',
+  schema: { pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$' },
 };
 
 export const HTTP_URL_CHECK: Check<string> = {
@@ -78,11 +83,13 @@ export const HTTP_URL_CHECK: Check<string> = {
     }
   },
   expected: 'an https:// URL without credentials in it',
+  schema: { format: 'uri', pattern: '^https?://' },
 };
 
 export const NAME_CHECK: Check<string> = {
   test: (s) => /^[a-z0-9][a-z0-9_-]*$/.test(s),
   expected: 'a name of lowercase letters, digits, "-" and "_"',
+  schema: { pattern: '^[a-z0-9][a-z0-9_-]*$' },
 };
 
 // systemd credential names are file names inside $CREDENTIALS_DIRECTORY.
@@ -97,14 +104,16 @@ export const USERNAME_CHECK: Check<string> = {
 };
 
 export const VERSION_CHECK: Check<string> = {
-  test: (s) => parseSpireVersion(s) !== null,
-  expected: 'a SPIRE version "<major>.<minor>.<patch>", e.g. "1.13.3"',
+  test: (s) => s === 'auto' || parseSpireVersion(s) !== null,
+  expected: 'a SPIRE version "<major>.<minor>.<patch>", e.g. "1.13.3", or "auto" (ask spire.agent_path)',
+  schema: { pattern: '^(auto|v?[0-9]+\\.[0-9]+\\.[0-9]+(-[0-9A-Za-z.-]+)?)$' },
 };
 
 /** `NAME=value` for a SPIRE child's environment; one line, a POSIX variable name. */
 export const ENV_ASSIGNMENT_CHECK: Check<string> = {
   test: (s) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(s) && !hasControlChar(s),
   expected: 'a "NAME=value" environment assignment on one line',
+  schema: { pattern: '^[A-Za-z_][A-Za-z0-9_]*=' },
 };
 
 // A POSIX group name (useradd's rules) or a numeric gid.
@@ -115,6 +124,7 @@ export const GROUP_CHECK: Check<string> = {
 
 export function oneOf<T extends string>(values: readonly T[]): Check<string> {
   return {
+    schema: { enum: [...values] },
     test: (s) => (values as readonly string[]).includes(s),
     expected: `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
   };

@@ -24,7 +24,7 @@ export const DEFAULT_CREDENTIAL_NAME = 'upstream-join-token';
 // SPIRE server's default admin socket (DESIGN §5).
 export const DEFAULT_SPIRE_SERVER_SOCKET = '/tmp/spire-server/private/api.sock';
 
-const DEFAULT_PORTS = {
+export const DEFAULT_PORTS = {
   upstreamServer: 8081,
   nestedServer: 18081,
   upstreamAgentHealth: 18088,
@@ -33,7 +33,7 @@ const DEFAULT_PORTS = {
 };
 // Long enough for SPIRE's own minute of attestation retries and the nested server's SVID wait (go-spiffe's
 // Workload API backoff reaches 30 s), short enough that a stuck child is named within minutes.
-const DEFAULT_READY_TIMEOUT_SECONDS = 120;
+export const DEFAULT_READY_TIMEOUT_SECONDS = 120;
 
 /** Restart and retry timings of the supervisor and the token retries. */
 export const SUPERVISION: Supervision = {
@@ -43,8 +43,8 @@ export const SUPERVISION: Supervision = {
   restartResetAfterMs: 60_000,
   tokenRetry: { initialMs: 1_000, maxMs: 300_000 },
 };
-const DEFAULT_X509_TTL = 3600;
-const DEFAULT_JWT_TTL = 300;
+export const DEFAULT_X509_TTL = 3600;
+export const DEFAULT_JWT_TTL = 300;
 // The shell entrypoint's workload selectors: poller and agent run as root in the container.
 const ROOT_SELECTORS = ['unix:uid:0', 'unix:gid:0', 'unix:user:root', 'unix:group:root'];
 
@@ -170,6 +170,7 @@ export function fillDefaults(file: FileConfig): Config {
       serverPath,
       // A bad version has been reported by validation; the default only keeps the object complete.
       version: parseSpireVersion(file.spire?.version ?? '') ?? mustParseSpireVersion(DEFAULT_SPIRE_VERSION),
+      autoVersion: file.spire?.version === 'auto',
       childEnv: Object.fromEntries(
         (file.spire?.child_env ?? []).map((kv) => [
           kv.slice(0, kv.indexOf('=')),

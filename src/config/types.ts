@@ -81,6 +81,8 @@ export interface Config {
     readonly serverPath: string;
     /** Parsed once at load; renderers and labels read it from here. */
     readonly version: SpireVersion;
+    /** `spire.version: "auto"`: `version` is what the agent binary says, filled in by src/spire/binary-version.ts. */
+    readonly autoVersion: boolean;
     /** Extra environment for the SPIRE children; they inherit nothing else from the daemon but PATH. */
     readonly childEnv: Readonly<Record<string, string>>;
   };

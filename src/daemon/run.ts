@@ -11,6 +11,7 @@ import { HttpServerError, startHttpServer } from '../observability/http.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics, metricsRoute } from '../observability/metrics.js';
 import { buildStatus, readiness } from '../observability/status.js';
+import { resolveSpireVersion } from '../spire/binary-version.js';
 import { formatSpireVersion } from '../spire/version.js';
 import { stopOrphans } from '../supervisor/pidfiles.js';
 import { loadBurnedTokens } from '../token/burned.js';
@@ -72,24 +73,27 @@ function refreshTask(daemon: Daemon): Task {
 /** Loads the config again; the daemon applies it, or keeps the running one and says why. */
 function reloader(configPath: string, daemon: Daemon, metrics: Metrics, logger: Logger) {
   return () => {
-    loadConfig(configPath, { env: process.env }).then(
-      (next) => {
-        const restarted = daemon.reload(next);
-        metrics.configReload('success');
-        logger.info({ restarted }, 'configuration reloaded');
-      },
-      (err: Error) => {
-        metrics.configReload('failure');
-        daemon.reloadFailed(`configuration reload failed, keeping the running one: ${err.message}`);
-      },
-    );
+    loadConfig(configPath, { env: process.env })
+      .then(resolveSpireVersion)
+      .then(
+        (next) => {
+          const restarted = daemon.reload(next);
+          metrics.configReload('success');
+          logger.info({ restarted }, 'configuration reloaded');
+        },
+        (err: Error) => {
+          metrics.configReload('failure');
+          daemon.reloadFailed(`configuration reload failed, keeping the running one: ${err.message}`);
+        },
+      );
   };
 }
 
 /** Runs the daemon until SIGTERM/SIGINT; a config error throws ConfigError (the CLI exits 78). */
 export async function runDaemon({ configPath }: { configPath: string }): Promise<number> {
-  const config = await loadConfig(configPath, { env: process.env });
-  if (!spireBinariesPresent(config)) return EX_UNAVAILABLE;
+  const loaded = await loadConfig(configPath, { env: process.env });
+  if (!spireBinariesPresent(loaded)) return EX_UNAVAILABLE;
+  const config = await resolveSpireVersion(loaded);
   const logger = createLogger({ level: config.logLevel });
   const layout = pathLayout(config);
   await prepareDirectories(layout, config);

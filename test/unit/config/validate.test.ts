@@ -185,7 +185,7 @@ describe('one message per problem, naming the key, echoing the value, saying wha
     [
       'spire version',
       { spire: { version: '1.13' } },
-      'spire.version: expected a SPIRE version "<major>.<minor>.<patch>", e.g. "1.13.3", got "1.13"',
+      'spire.version: expected a SPIRE version "<major>.<minor>.<patch>", e.g. "1.13.3", or "auto" (ask spire.agent_path), got "1.13"',
     ],
     ['listen', { http: { listen: '9466' } }, 'http.listen: expected an address "<host>:<port>", got "9466"'],
     [

@@ -189,6 +189,17 @@ describe('renderNestedServerConfig', () => {
     });
     expect(only(doc.health_checks)).toEqual(HEALTH('18089'));
   });
+
+  it('renders ca_ttl and default_x509_svid_ttl when they are set, as Go durations', () => {
+    const ttls = parseConfig({
+      ...FILE,
+      nested_server: { ca_ttl_seconds: 172_800, default_x509_svid_ttl_seconds: 1_800 },
+    });
+    expect(only(parse(renderNestedServerConfig(ttls, pathLayout(ttls))).server)).toMatchObject({
+      ca_ttl: '2d',
+      default_x509_svid_ttl: '30m',
+    });
+  });
 });
 
 describe('renderDownstreamAgentConfig', () => {
