@@ -3,18 +3,18 @@
 import { ConfigError } from '../config/errors.js';
 import { maskJoinTokenIds } from '../observability/status.js';
 import { type CliIo, EXIT, processIo, reason, reportConfigError, UsageError } from './io.js';
-import { joinTokenCommand } from './join-token.js';
-import { renderCommand } from './render.js';
-import { runCommand } from './run.js';
-import { statusCommand } from './status.js';
 import { type Command, commandUsage, isCommand, mainUsage } from './usage.js';
 import { packageVersion } from './version.js';
 
-const HANDLERS: Record<Command, (args: string[], io: CliIo) => Promise<number>> = {
-  run: runCommand,
-  render: renderCommand,
-  status: statusCommand,
-  'join-token': joinTokenCommand,
+type Handler = (args: string[], io: CliIo) => Promise<number>;
+
+// Each command loads only what it needs: `render`, `status` and `doctor` never load gRPC or the file watcher.
+const HANDLERS: Record<Command, () => Promise<Handler>> = {
+  run: async () => (await import('./run.js')).runCommand,
+  render: async () => (await import('./render.js')).renderCommand,
+  status: async () => (await import('./status.js')).statusCommand,
+  'join-token': async () => (await import('./join-token.js')).joinTokenCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
 };
 
 const wantsHelp = (args: string[]): boolean => {
@@ -64,7 +64,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const picked = dispatchTop(argv, io);
   if (typeof picked === 'number') return picked;
   try {
-    return await HANDLERS[picked.command](picked.args, io);
+    return await (await HANDLERS[picked.command]())(picked.args, io);
   } catch (error) {
     if (error instanceof ConfigError) return reportConfigError(io, error);
     if (error instanceof UsageError) return usageFailure(io, picked.command, error.message);

@@ -2,7 +2,7 @@
 
 import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js';
 
-export const COMMANDS = ['run', 'render', 'status', 'join-token'] as const;
+export const COMMANDS = ['run', 'render', 'status', 'join-token', 'doctor'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const CONFIG_OPTION = `  -c, --config PATH  the JSON config file (default ${DEFAULT_CONFIG_PATH});
@@ -17,6 +17,7 @@ Commands:
   render      print, write or check the three SPIRE configs from the config, without starting anything
   status      ask a running daemon for its state
   join-token  mint a join token for a poller (admin API or SPIRE server) and register its downstream entry
+  doctor      check this host: SPIRE binaries, directories, token, identities, server, admin API, ports
 
 Options:
   -h, --help     show this help; \`poller-bootstrap help <command>\` or \`<command> --help\` for a command
@@ -59,7 +60,25 @@ Exit codes: 0 ok, 64 bad request (nothing minted), 69 server unreachable, 73 out
 77 credential refused or not an admin.
 `;
 
+const DOCTOR_HELP = `Usage: poller-bootstrap doctor [--config PATH] [--json]
+
+Checks this host before and after enrolment, one row per check (ok, warn or fail) with its fix:
+the SPIRE binaries and their -version against spire.version; the state and run directories and their
+modes; a waiting token file, its mode and expiry; the identities on disk and their expiry; the trust
+bundle; a TLS handshake with the SPIRE server verified against that bundle; the admin API and its
+credential (a login, or only whether it answers: an API key cannot be tried without minting); the clock
+against the admin API's; and the daemon's ports (free, or held by the running daemon).
+
+Options:
+${CONFIG_OPTION}
+      --json         print {ok, checks: [{check, status, detail, fix}]}
+  -h, --help         show this help
+
+Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 64 usage, 78 configuration error.
+`;
+
 const HELP: Record<Command, string> = {
+  doctor: DOCTOR_HELP,
   'join-token': JOIN_TOKEN_HELP,
   run: `Usage: poller-bootstrap run [--config PATH]
 

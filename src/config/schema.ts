@@ -1,6 +1,6 @@
 // The configuration file's schema: snake_case JSON keys, every field optional until defaults are applied.
 
-import { LOG_LEVELS } from '../observability/logger.js';
+import { LOG_LEVELS } from '../observability/log-levels.js';
 import { CONFIG_TOKEN_SOURCES } from '../token/errors.js';
 import {
   ABSOLUTE_PATH_CHECK,

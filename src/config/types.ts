@@ -1,6 +1,6 @@
 // The runtime configuration of `poller-bootstrap run`: camelCase, complete, frozen.
 
-import type { LogLevel } from '../observability/logger.js';
+import type { LogLevel } from '../observability/log-levels.js';
 import type { SpireVersion } from '../spire/version.js';
 import type { ConfigTokenSource } from '../token/errors.js';
 

@@ -2,10 +2,10 @@
 // secret-bearing field censored before it is serialised.
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-export type { Logger };
+import type { LogLevel } from './log-levels.js';
 
-export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+export { LOG_LEVELS, type LogLevel } from './log-levels.js';
+export type { Logger };
 
 const SECRET_KEYS = [
   'token',

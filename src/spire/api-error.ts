@@ -1,5 +1,26 @@
 // The one error type of our SPIRE API clients: which method failed, with SPIRE's gRPC status code and its words.
-import { status } from '@grpc/grpc-js';
+// gRPC's status codes by number (grpc/grpc doc/statuscodes.md); spelled out so that importing the error type
+// does not load the gRPC library into commands that never make a call.
+const CODE_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+const RETRYABLE = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED']);
 
 export class SpireApiError extends Error {
   override readonly name = 'SpireApiError';
@@ -14,7 +35,7 @@ export class SpireApiError extends Error {
   readonly target: string;
 
   constructor(method: string, target: string, code: number, details: string, cause?: unknown) {
-    const codeName = status[code] ?? `code ${code}`;
+    const codeName = CODE_NAMES[code] ?? `code ${code}`;
     super(
       `SPIRE ${method} at ${target} failed (${codeName}: ${details})`,
       cause === undefined ? undefined : { cause },
@@ -28,8 +49,6 @@ export class SpireApiError extends Error {
 
   /** Worth trying again soon: the server is not there yet or was busy. */
   get retryable(): boolean {
-    return [status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED].includes(
-      this.code,
-    );
+    return RETRYABLE.has(this.codeName);
   }
 }

@@ -23,8 +23,17 @@ export interface MintedToken {
   downstreamEntryId?: string;
 }
 
+/** What a dry call (one that mints nothing) learns: is the credential accepted, and the server's clock. */
+export interface AdminProbe {
+  /** 'accepted' after a login; API keys and bearers cannot be tried without minting. */
+  credential: 'accepted' | 'not-checked';
+  serverTime: number | undefined;
+}
+
 export interface AdminClient {
   mintJoinToken(request: JoinTokenRequest, signal?: AbortSignal): Promise<MintedToken>;
+  /** Logs in (login credentials) or reaches the server; throws TokenError as mintJoinToken would. */
+  probe(signal?: AbortSignal): Promise<AdminProbe>;
   close(): Promise<void>;
 }
 
@@ -78,6 +87,7 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
     return value;
   };
 
+  let lastDate: number | undefined;
   const login = async (signal?: AbortSignal): Promise<string> => {
     if (auth.kind !== 'login') throw new Error('login without login credentials');
     const password = await readCredential(auth.passwordFile, 'password file');
@@ -86,6 +96,7 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
       described: `the login of user ${JSON.stringify(auth.username)}`,
     } as const;
     const reply = await postJson(ctx, '/auth/login', { username: auth.username, password }, {}, signal);
+    lastDate = reply.date;
     if (reply.status !== 200 && reply.status !== 201) throw statusError(ctx, reply, '/auth/login', cred);
     const accessToken = jsonObject(reply, '/auth/login').access_token;
     if (typeof accessToken !== 'string' || accessToken === '' || /[\s]/.test(accessToken)) {
@@ -153,6 +164,15 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
       } catch (err) {
         throw mintOutcome(err);
       }
+    },
+    async probe(signal) {
+      if (auth.kind === 'login') {
+        await login(signal);
+        return { credential: 'accepted', serverTime: lastDate };
+      }
+      // Any answer to an empty request proves the server is there; only a mint would try the credential.
+      const reply = await postJson(ctx, JOIN_TOKENS, {}, {}, signal);
+      return { credential: 'not-checked', serverTime: reply.date };
     },
     async close() {
       await dispatcher.close();

@@ -18,7 +18,14 @@ export interface HttpReply {
   status: number;
   retryAfterMs: number | undefined;
   body: string;
+  /** The server's clock (its Date header), for doctor's skew check. */
+  date: number | undefined;
 }
+
+const dateOf = (res: Response): number | undefined => {
+  const at = Date.parse(res.headers.get('date') ?? '');
+  return Number.isNaN(at) ? undefined : at;
+};
 
 // Certificate problems are configuration, not weather: retrying soon will not help.
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ALTNAME/;
@@ -50,6 +57,7 @@ export async function postJson(
       status: res.status,
       retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), ctx.now()),
       body: text,
+      date: dateOf(res),
     };
   } catch (err) {
     if (signal?.aborted) throw signal.reason;

@@ -180,6 +180,8 @@ describe('fatal start-up errors', () => {
         waitReady: false,
       });
       await agent.proc.waitFor(/msg="Error serving health checks"/);
+      // The health listener may fail before attestation ends: ask the Workload API once it is served.
+      await agent.proc.waitFor(/msg="Starting Workload and SDS APIs"/);
       expect(agent.proc.lines).toContainEqual(
         expect.stringContaining(
           `level=warning msg="Error serving health checks" error="listen tcp 127.0.0.1:${healthPort}: bind: address already in use" subsystem_name=health`,

@@ -20,7 +20,7 @@ describe('poller-bootstrap (top level)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: poller-bootstrap <command> \[options\]\n/);
-    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status', 'join-token']);
+    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status', 'join-token', 'doctor']);
   });
 
   it.each([['--version'], ['-V']])('%s prints the package version', async (flag) => {

@@ -205,6 +205,7 @@ describe('sources', () => {
           parentId: 'spiffe://td/spire/agent/join_token/minted',
         };
       },
+      probe: async () => ({ credential: 'not-checked', serverTime: undefined }),
       async close() {},
     };
     const request = { ttlSeconds: 900, registerDownstream: false };
