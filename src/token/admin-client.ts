@@ -1,27 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'undici';
-import {
-  type DescribedCredential,
-  type HttpContext,
-  type HttpReply,
-  postJson,
-  statusError,
-} from './admin-http.js';
+import { type DescribedCredential, type HttpContext, postJson, statusError } from './admin-http.js';
 import { type AdminClientOptions, checkAdminOptions } from './admin-options.js';
+import { jsonObject, type MintedToken, parseMinted, protocolError } from './admin-reply.js';
 import { type JoinTokenRequest, joinTokenRequestProblems, toWireRequest } from './admin-request.js';
-import { redact, TokenError } from './errors.js';
-import { fingerprint } from './fingerprint.js';
+import { TokenError } from './errors.js';
 import { fileError, readSecretFile } from './secret-file.js';
-import { checkToken } from './value.js';
-
-export interface MintedToken {
-  token: string;
-  fingerprint: string;
-  expiresAt: Date;
-  /** spiffe://<td>/spire/agent/join_token/<token>: it embeds the token, so never log it. */
-  parentId: string;
-  downstreamEntryId?: string;
-}
 
 /** What a dry call (one that mints nothing) learns: is the credential accepted, and the server's clock. */
 export interface AdminProbe {
@@ -40,6 +24,7 @@ export interface AdminClient {
 const JOIN_TOKENS = '/api/admin/spire/join-tokens';
 
 export type { AdminAuth, AdminClientOptions } from './admin-options.js';
+export type { MintedToken };
 
 /** A ServiceRadar admin API client; rejects bad options (all problems at once) before any request. */
 export async function createAdminClient(options: AdminClientOptions): Promise<AdminClient> {
@@ -191,49 +176,4 @@ function mintOutcome(err: unknown): unknown {
   if (!(err instanceof TokenError)) return err;
   const unreached = err.status === undefined && (err.code === 'unavailable' || err.code === 'config');
   return unreached || BEFORE_MINTING.has(err.status ?? 0) ? err : err.minted();
-}
-
-function parseMinted(reply: HttpReply): MintedToken {
-  const json = jsonObject(reply, JOIN_TOKENS);
-  if (typeof json.token !== 'string') {
-    throw protocolError(`admin API answered ${reply.status} without a token`, reply.status);
-  }
-  const token = checkToken(json.token, 'admin-api', 'the admin API');
-  const expiresAt = typeof json.expires_at === 'string' ? new Date(json.expires_at) : undefined;
-  if (!expiresAt || Number.isNaN(expiresAt.getTime())) {
-    const got = redact(JSON.stringify(json.expires_at ?? null), [token]).slice(0, 60);
-    throw protocolError(
-      `admin API answered ${reply.status} without an RFC 3339 expires_at (got ${got})`,
-      reply.status,
-    );
-  }
-  // Older ServiceRadar plans named the parent `spiffe_id`.
-  const parentId = json.parent_spiffe_id ?? json.spiffe_id;
-  if (typeof parentId !== 'string' || !parentId.startsWith('spiffe://')) {
-    throw protocolError(`admin API answered ${reply.status} without a parent_spiffe_id`, reply.status);
-  }
-  const minted: MintedToken = { token, fingerprint: fingerprint(token), expiresAt, parentId };
-  if (typeof json.downstream_entry_id === 'string' && json.downstream_entry_id !== '') {
-    minted.downstreamEntryId = json.downstream_entry_id;
-  }
-  return minted;
-}
-
-function jsonObject(reply: HttpReply, where: string): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(reply.body) as unknown;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
-  // The body is not quoted: a half-broken answer to a credential exchange may still carry a secret.
-  throw protocolError(
-    `admin API answered ${reply.status} for ${where} with a body that is not a JSON object`,
-    reply.status,
-  );
-}
-
-function protocolError(message: string, status: number): TokenError {
-  return new TokenError(message, { code: 'protocol', source: 'admin-api', retry: 'backoff', status });
 }
