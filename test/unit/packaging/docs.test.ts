@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { CHILD_FAILURE_REASONS, TOKEN_RESULTS } from '../../../src/observability/metrics-labels.js';
+import { CAUSE_CODES } from '../../../src/spire/causes.js';
 
 // Every command in the docs' `sh` blocks is one that a test or CI runs: this table says where.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -79,7 +81,20 @@ describe('docs', () => {
     expect(readme).not.toMatch(/\.\.\//);
   });
 
-  it('leave a marked place for the table of causes /status reports', () => {
-    expect(read('docs/troubleshooting.md')).toContain('<!-- CAUSES:');
+  it('explain every cause code /status can report', () => {
+    const table = read('docs/troubleshooting.md');
+    const codes = [
+      ...CAUSE_CODES,
+      ...CHILD_FAILURE_REASONS,
+      ...TOKEN_RESULTS.filter((r) => !['success', 'empty', 'rate-limited', 'failure'].includes(r)),
+      'token-limit',
+      'identity-corrupt',
+      'no-token',
+      'config',
+      'io',
+      'protocol',
+      'internal',
+    ];
+    for (const code of codes) expect(table, code).toContain(`\`${code}\``);
   });
 });
