@@ -28,6 +28,11 @@ export interface ChildHooks {
 
 export type ChildFactory = (name: Child, hooks: ChildHooks) => ChildHandle;
 
+// What SPIRE logs the moment it serves the socket the probe asks (agent: its Workload API endpoints; server:
+// its APIs, the admin socket last).
+const AGENT_READY_LINE = /Starting Workload and SDS APIs/;
+const SERVER_READY_LINE = /Starting Server APIs.*(unix|UDS|\.sock)/;
+
 const CHILD_CONFIG: Record<Child, (c: Config) => { socketPath: string }> = {
   'upstream-agent': (c) => c.upstreamAgent,
   'nested-server': (c) => c.nestedServer,
@@ -45,6 +50,7 @@ export function childSpec(config: Config, layout: Layout, child: Child): ChildSp
     args: ['run', '-config', configPath(layout, child)],
     env: { ...config.spire.childEnv },
     readiness: { socketPath: CHILD_CONFIG[child](config).socketPath },
+    readyLine: child === 'nested-server' ? SERVER_READY_LINE : AGENT_READY_LINE,
   };
 }
 

@@ -27,8 +27,6 @@ import { aborted, runTasks, type Task } from './tasks.js';
 import { buildTokenSources } from './token-sources.js';
 import { watchInputs } from './watch.js';
 
-const IDENTITY_REFRESH_MS = 60_000;
-
 /** The observer, plus systemd's STATUS= line on every phase change. */
 function withNotifyStatus(observer: Observer, notifier: SystemdNotifier): Observer {
   return {
@@ -54,19 +52,6 @@ function signalTask(root: AbortController, reload: () => void, logger: Logger): 
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', reload);
-  };
-}
-
-/** Re-reads each ready child's identity (SVIDs rotate at half-life) until `signal` aborts. */
-function refreshTask(daemon: Daemon): Task {
-  return async (signal) => {
-    const timer = setInterval(() => {
-      for (const child of CHILDREN) {
-        if (daemon.state.children[child].status === 'ready') void daemon.identities.read(child);
-      }
-    }, IDENTITY_REFRESH_MS);
-    await aborted(signal);
-    clearInterval(timer);
   };
 }
 
@@ -191,7 +176,11 @@ async function runLocked(
           },
           logger,
         ),
-        identities: refreshTask(daemon),
+        identities: async (signal) => {
+          daemon.identities.follow((child) => daemon.state.children[child].status === 'ready');
+          await aborted(signal);
+          daemon.identities.stop();
+        },
       },
       root,
     );

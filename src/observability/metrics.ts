@@ -193,7 +193,13 @@ const MISNAMED_DEFAULT_GAUGES = [
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
+    // prom-client samples event-loop delay every 10 ms by default: most of an idle daemon's CPU. Once a second
+    // still shows a blocked loop; the daemon has no latency-sensitive work.
+    collectDefaultMetrics({
+      register: registry,
+      prefix: METRICS_PREFIX,
+      eventLoopMonitoringPrecision: 1_000,
+    });
     // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool rejects them);
     // the per-type breakdowns without the suffix stay.
     for (const gauge of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`${METRICS_PREFIX}${gauge}`);

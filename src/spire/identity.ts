@@ -13,6 +13,8 @@ export interface IdentityAssessment {
   status: IdentityStatus;
   spiffeId?: string;
   expiresAt?: Date;
+  /** When the SVID was issued (notBefore); with expiresAt it tells when SPIRE rotates it (at half-life). */
+  issuedAt?: Date;
   reason: string;
 }
 
@@ -49,7 +51,11 @@ export function assessIdentity(
     return { status: 'corrupt', reason: 'the stored SVID has no spiffe:// URI SAN' };
   const expiresAt = certificateExpiry(leaf.raw);
   const left = expiresAt.getTime() - now.getTime();
-  const found = { spiffeId, expiresAt };
+  const found = {
+    spiffeId,
+    expiresAt,
+    issuedAt: new Date(Date.parse(new X509Certificate(leaf.raw).validFrom)),
+  };
   if (left <= 0) {
     return { status: 'expired', ...found, reason: `the stored SVID expired at ${expiresAt.toISOString()}` };
   }

@@ -6,6 +6,7 @@ export interface ServerIdentity {
   spiffeId: string | undefined;
   /** When the server's signing CA (the last certificate it serves, an intermediate for a nested server) expires. */
   caExpiresAt: Date;
+  caIssuedAt: Date;
 }
 
 /**
@@ -29,6 +30,7 @@ export function peekServerIdentity(host: string, port: number, timeoutMs = 5_000
       resolve({
         spiffeId: spiffeIdFromSan(leaf.subjectaltname),
         caExpiresAt: new Date(ca.valid_to),
+        caIssuedAt: new Date(ca.valid_from),
       });
     });
     socket.once('error', (err) => {

@@ -13,6 +13,8 @@ export interface ChildSpec {
   env?: Readonly<Record<string, string>>;
   /** Without it the child counts as ready once spawned. */
   readiness?: Readiness;
+  /** A log line that says the child just got ready: the probe asks at once instead of at its next poll. */
+  readyLine?: RegExp;
 }
 
 export interface ChildState {
@@ -50,7 +52,7 @@ export interface ChildOptions {
   onExit?: (exit: ChildExit) => void;
   /** How many output lines an exit keeps. Default 50. */
   tailLines?: number;
-  /** Readiness poll interval. Default 50 ms. */
+  /** First readiness poll interval, doubling up to 1 s (log lines cut a wait short). Default 50 ms. */
   pollMs?: number;
   /**
    * setpriv(1) to start children through with `--pdeathsig SIGTERM`, so that they die with the daemon even when

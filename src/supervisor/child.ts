@@ -55,6 +55,8 @@ export class Child {
   #status: ChildStatus = 'idle';
   #restarts = 0;
   #tail: string[] = [];
+  /** Wakes a readiness wait when the child logs its ready line. */
+  #wake: (() => void) | undefined;
 
   constructor(options: ChildOptions) {
     this.#options = options;
@@ -113,6 +115,7 @@ export class Child {
     const run = this.#requireRun();
     const probe = run.spec.readiness === undefined ? async () => run.spawned : toProbe(run.spec.readiness);
     const waitSignal = signal === undefined ? run.ended.signal : AbortSignal.any([run.ended.signal, signal]);
+    let pollMs = this.#options.pollMs ?? 50;
     for (;;) {
       if (run.exit !== undefined) throw this.#exitError(run.exit);
       signal?.throwIfAborted();
@@ -125,7 +128,13 @@ export class Child {
         this.#log.info({ upMs: Date.now() - run.startedAtMs }, 'child ready');
         return;
       }
-      await delay(this.#options.pollMs ?? 50, undefined, { signal: waitSignal }).catch(() => undefined);
+      // A child that takes a minute to attest is asked less and less often; its ready line brings the next ask now.
+      const woken = new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      await Promise.race([delay(pollMs, undefined, { signal: waitSignal }).catch(() => undefined), woken]);
+      this.#wake = undefined;
+      pollMs = Math.min(1_000, pollMs * 2);
     }
   }
 
@@ -169,6 +178,7 @@ export class Child {
     if (raw.trim() === '') return;
     this.#tail.push(raw);
     if (this.#tail.length > (this.#options.tailLines ?? 50)) this.#tail.shift();
+    if (this.#wake && this.#run?.spec.readyLine?.test(raw)) this.#wake();
     const parsed = parseLogrusLine(raw);
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(parsed.fields)) fields[RESERVED.has(k) ? `fields.${k}` : k] = v;

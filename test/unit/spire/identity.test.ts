@@ -12,6 +12,7 @@ x509.cryptoProvider.set(webcrypto);
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const AGENT_ID = 'spiffe://example.org/spire/agent/join_token/2f6a1b';
 const NOT_AFTER = new Date('2030-06-01T12:00:00.000Z');
+const NOT_BEFORE = new Date('2025-06-01T00:00:00.000Z');
 
 const b64 = (data: string | ArrayBuffer) =>
   (typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)).toString('base64');
@@ -44,7 +45,7 @@ async function makeFixture(): Promise<Fixture> {
     serialNumber: '02',
     subject: 'O=SPIRE',
     issuer: ca.subject,
-    notBefore: new Date('2025-06-01T00:00:00Z'),
+    notBefore: NOT_BEFORE,
     notAfter: NOT_AFTER,
     signingAlgorithm: EC,
     publicKey: leafKeys.publicKey,
@@ -92,6 +93,7 @@ describe('assessIdentity', () => {
       status: 'valid',
       spiffeId: AGENT_ID,
       expiresAt: NOT_AFTER,
+      issuedAt: NOT_BEFORE,
       reason: 'the stored SVID is valid until 2030-06-01T12:00:00.000Z',
     });
   });
@@ -112,6 +114,7 @@ describe('assessIdentity', () => {
       status,
       spiffeId: AGENT_ID,
       expiresAt: NOT_AFTER,
+      issuedAt: NOT_BEFORE,
       reason,
     });
   });
@@ -133,6 +136,7 @@ describe('assessIdentity', () => {
       status: 'no-key',
       spiffeId: AGENT_ID,
       expiresAt: NOT_AFTER,
+      issuedAt: NOT_BEFORE,
       reason,
     });
   });

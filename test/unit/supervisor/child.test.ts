@@ -13,11 +13,18 @@ const pids: number[] = [];
 /** A Child running `node <fixture>` whose pid is remembered for the leak check. */
 function nodeChild(
   script: string,
-  options: Partial<ChildOptions> & Pick<ChildSpec, 'env' | 'readiness'> & { logger: ChildOptions['logger'] },
+  options: Partial<ChildOptions> &
+    Pick<ChildSpec, 'env' | 'readiness' | 'readyLine'> & { logger: ChildOptions['logger'] },
 ) {
-  const { env, readiness, ...rest } = options;
+  const { env, readiness, readyLine, ...rest } = options;
   const child = new Child({ name: script, graceMs: 30_000, ...rest });
-  const spec: ChildSpec = { command: process.execPath, args: [fixture(script)], env, readiness };
+  const spec: ChildSpec = {
+    command: process.execPath,
+    args: [fixture(script)],
+    env,
+    readiness,
+    readyLine: readyLine ?? /Starting Workload and SDS APIs/,
+  };
   return {
     child,
     start() {
@@ -155,6 +162,24 @@ describe('Child', () => {
         msg: 'child ignored SIGTERM; it was killed with SIGKILL',
       }),
     );
+  });
+
+  it('asks again the moment the child logs its ready line, not at its next poll', async () => {
+    const { logger } = captureLogger();
+    let said = false;
+    const { child, start } = nodeChild('late-ready.mjs', {
+      logger,
+      // Without the line the next ask would come after this test's timeout.
+      pollMs: 120_000,
+      readiness: async () => said,
+      onLine: (line) => {
+        if (line.msg === 'Starting Workload and SDS APIs') said = true;
+      },
+    });
+    start();
+    await child.ready();
+    expect(child.state.status).toBe('ready');
+    await child.stop('done');
   });
 
   it('gives the child only the environment it was passed, plus PATH', async () => {
