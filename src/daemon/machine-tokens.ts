@@ -135,6 +135,19 @@ export function onTokenReleased(state: MachineState, event: EventOf<'token-relea
   return { state: event.failure ? withError(next, event.failure, event.at) : next, effects: [] };
 }
 
+/**
+ * The agent says its attestation succeeded: the server has burned the token, so it is released (its file
+ * deleted) now rather than once the agent serves its socket; the agent starts on as it is.
+ */
+export function onChildAttested(state: MachineState, event: EventOf<'child-attested'>): Transition {
+  const { child } = event;
+  if (child === 'nested-server') return { state, effects: [] };
+  const c = state.children[child];
+  if (c.status !== 'starting' || !c.withToken || state.tokens[child]?.leftover !== false)
+    return { state, effects: [] };
+  return release(state, child, 'consumed', null);
+}
+
 const WHY: Record<EventOf<'token-refused'>['refusal'], string> = {
   'token-rejected': 'does not exist or has already been used',
   'token-expired': 'has expired',

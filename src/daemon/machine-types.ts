@@ -193,6 +193,8 @@ export type EventBody =
   | { type: 'child-exited'; child: Child; code: number | null; signal: string | null }
   | { type: 'child-failed'; child: Child; failure: Failure }
   | { type: 'token-refused'; child: Child; refusal: TokenRefusal }
+  /** The agent logged that the server accepted its node attestation: the token is used up. */
+  | { type: 'child-attested'; child: Child }
   | { type: 'child-reported'; child: Child; failure: Failure }
   | { type: 'config-changed'; children: Child[]; entries: boolean; policy: MachinePolicy }
   | { type: 'config-rejected'; failure: Failure }

@@ -25,6 +25,7 @@ import {
   withError,
 } from './machine-steps.js';
 import {
+  onChildAttested,
   onIdentity,
   onTokenAcquired,
   onTokenFailed,
@@ -114,6 +115,8 @@ function record(state: MachineState, event: MachineEvent): Transition {
       return onTokenReleased(state, event);
     case 'token-refused':
       return onTokenRefused(state, event);
+    case 'child-attested':
+      return onChildAttested(state, event);
     case 'step-done':
       return onStepDone(state, event);
     case 'step-failed':

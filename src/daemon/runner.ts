@@ -16,7 +16,11 @@ import { AgentTokens } from './agent-tokens.js';
 import type { ChildFactory } from './children.js';
 import type { Runner, Scheduler } from './effects.js';
 import { IdentityReports } from './identity-report.js';
-import type { Agent, Child, EventBody, MachineState } from './machine-types.js';
+import { type Agent, type Child, type EventBody, isAgent, type MachineState } from './machine-types.js';
+
+// SPIRE's agent logs it once the server has accepted (and so burned) its join token (pkg/agent/attestor/node).
+const ATTESTED = 'Node attestation was successful';
+
 import type { Notifier } from './notify.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
 import { registerEntries, registerUpstreamDownstreamEntry, setAsideIdentity } from './register.js';
@@ -67,6 +71,7 @@ function childHooks(
 ) {
   return {
     onLine(line: ParsedLine) {
+      if (isAgent(child) && line.msg === ATTESTED) dispatch({ type: 'child-attested', child });
       const cause = causeOf(child, line, context());
       if (cause === null) return;
       if (cause.code === 'token-rejected' || cause.code === 'token-expired') {

@@ -393,6 +393,22 @@ describe('tokens refused by SPIRE', () => {
   });
 });
 
+describe('attestation', () => {
+  it('releases the token the moment the agent logs its attestation, before it serves its socket', () => {
+    const r = play(startingUp, [{ type: 'child-attested', child: up }]);
+    expect(r.effects).toEqual([{ type: 'release-token', agent: up, how: 'consumed', reason: null }]);
+    expect(r.state.phase).toBe('start-upstream-agent');
+    // Once gone and the agent ready, the nested server starts without a consume step.
+    const next = run(r.state, [released(up), isReady(up)]);
+    expect(next.effects.at(-2)).toMatchObject({ type: 'start-child', child: nested });
+  });
+
+  it('ignores an attestation line of an agent that started without a token', () => {
+    const noToken = through(inspecting, inspected(up, 'valid'));
+    expect(play(noToken, [{ type: 'child-attested', child: up }]).effects).toEqual([]);
+  });
+});
+
 describe('token accounting', () => {
   const limitReached = (state: MachineState) => state.lastError?.code === 'token-limit';
 
