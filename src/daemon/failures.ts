@@ -4,7 +4,13 @@ import { SpireApiError } from '../spire/api-error.js';
 import { TokenError, type TokenErrorCode } from '../token/errors.js';
 import type { Failure } from './machine-types.js';
 
-const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string>> = {
+// A full or read-only file system: the one file failure whose fix is the same whatever the file.
+const SPACE_ERRNOS = ['ENOSPC', 'EROFS', 'EDQUOT'];
+const SPACE_HINT = 'free space on, or make writable, the file system named in the message';
+const spaceHint = (err: unknown) =>
+  SPACE_ERRNOS.includes((err as NodeJS.ErrnoException | null)?.code ?? '') ? SPACE_HINT : null;
+
+const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string | null>> = {
   unauthorized: (e) =>
     e.credential === 'login'
       ? 'check admin_api.username and the password in admin_api.password_file'
@@ -14,6 +20,8 @@ const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string>> = 
     `chmod 600 ${e.path ?? 'the file'} if the token was put there on purpose, or delete it; until then the daemon neither uses nor replaces it`,
   config: () => 'fix the configuration named in the message, then reload (SIGHUP)',
   'bad-request': () => 'the admin API refused the request: check downstream.* in the configuration',
+  // The token layer wraps the errno (src/token/secret-file.ts fileError); its cause still has it.
+  io: (e) => spaceHint(e.cause),
   'no-token': () =>
     'provide a join token: a systemd credential, the token file (token.file), or an admin_api section',
 };
@@ -49,16 +57,7 @@ export function failureOf(step: Failure['step'], source: string | null, err: unk
   const errno = (err as NodeJS.ErrnoException | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof errno === 'string') {
-    const full = ['ENOSPC', 'EROFS', 'EDQUOT'].includes(errno);
-    return {
-      step,
-      source,
-      code: 'io',
-      retryable: true,
-      retryAfterMs: null,
-      message,
-      hint: full ? 'free space on, or make writable, the file system named in the message' : null,
-    };
+    return { step, source, code: 'io', retryable: true, retryAfterMs: null, message, hint: spaceHint(err) };
   }
   return { step, source, code: 'internal', retryable: true, retryAfterMs: null, message, hint: null };
 }

@@ -25,17 +25,30 @@ export interface Env {
   httpUrl: string;
 }
 
+/** How the simulators themselves start: the admin API's config file and the cluster server's environment. */
+export interface SimOptions {
+  /** Replaces the admin API's config (one admin user `edge-bootstrap` by default). */
+  adminConfig?: Record<string, unknown>;
+  /** Added to the cluster server's environment (e.g. SIM_FAULTS). */
+  serverEnv?: NodeJS.ProcessEnv;
+}
+
 export async function makeEnv(
   dir: string,
   overrides: (c: Record<string, unknown>) => void = () => {},
   adminEnv = {},
+  sims: SimOptions = {},
 ): Promise<Env> {
   mkdirSync(dir, { recursive: true });
-  const server = await startServer(join(dir, 'cluster'), { env: { SIM_TIME_SCALE: '0.05' } });
+  const server = await startServer(join(dir, 'cluster'), {
+    env: { SIM_TIME_SCALE: '0.05', ...sims.serverEnv },
+  });
   const admin = await startAdmin(
     join(dir, 'core'),
     server,
-    { users: [{ username: 'edge-bootstrap', password: ADMIN_PASSWORD, roles: ['admin'] }] },
+    sims.adminConfig ?? {
+      users: [{ username: 'edge-bootstrap', password: ADMIN_PASSWORD, roles: ['admin'] }],
+    },
     adminEnv,
   );
   const passwordFile = join(dir, 'admin-password');

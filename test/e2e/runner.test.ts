@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { callUnary, services } from '../../src/spire/proto.js';
 import { fetchX509SvidsOnce } from '../sim/common/workload-client.js';
+import { listEntries } from '../sim/topology.js';
 import { sandbox } from '../sim-tests/harness.js';
 import { ADMIN_PASSWORD, type Env, leakScan, makeEnv, startDaemon, uid, waitReady } from './harness.js';
 import { expectNoSecrets, usedToken, usedTokens } from './secrets.js';
@@ -15,19 +14,8 @@ const nestedSocket = (env: Env) => (env.config.nested_server as { socket_path: s
 const downstreamSocket = (env: Env) => (env.config.downstream_agent as { socket_path: string }).socket_path;
 
 /** SPIFFE IDs of every entry on the nested server, through its admin socket as `spire-server entry show` does. */
-async function nestedEntryIds(env: Env): Promise<string[]> {
-  const client = new services.entry(`unix:${nestedSocket(env)}`, grpc.credentials.createInsecure());
-  try {
-    const res = await callUnary<{ entries: { spiffe_id: { trust_domain: string; path: string } }[] }>(
-      client,
-      'ListEntries',
-      {},
-    );
-    return res.entries.map((e) => `spiffe://${e.spiffe_id.trust_domain}${e.spiffe_id.path}`).sort();
-  } finally {
-    client.close();
-  }
-}
+const nestedEntryIds = async (env: Env) =>
+  (await listEntries(nestedSocket(env))).map((e) => e.spiffeId).sort();
 
 async function until<T>(probe: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
   for (;;) {

@@ -75,5 +75,49 @@ export async function createEntries(
   }
 }
 
+/** An entry as `spire-server entry show` lists it: its id and SPIFFE IDs as text. */
+export interface ListedEntry {
+  id: string;
+  spiffeId: string;
+  parentId: string;
+}
+
+type IdMsg = { trust_domain: string; path: string };
+const idText = (id: IdMsg) => `spiffe://${id.trust_domain}${id.path}`;
+
+/** ListEntries through an admin socket (the cluster server's or the nested server's), every page. */
+export async function listEntries(socket: string): Promise<ListedEntry[]> {
+  const { agent, entry } = adminClients(socket);
+  try {
+    const res = await callUnary<{ entries: { id: string; spiffe_id: IdMsg; parent_id: IdMsg }[] }>(
+      entry,
+      'ListEntries',
+      {},
+    );
+    return res.entries.map((e) => ({
+      id: e.id,
+      spiffeId: idText(e.spiffe_id),
+      parentId: idText(e.parent_id),
+    }));
+  } finally {
+    agent.close();
+    entry.close();
+  }
+}
+
+/** BatchDeleteEntry through an admin socket, as `spire-server entry delete` does; returns each status code. */
+export async function deleteEntries(socket: string, ids: string[]): Promise<number[]> {
+  const { agent, entry } = adminClients(socket);
+  try {
+    const res = await callUnary<{ results: { status: { code: number } }[] }>(entry, 'BatchDeleteEntry', {
+      ids,
+    });
+    return res.results.map((r) => r.status.code);
+  } finally {
+    agent.close();
+    entry.close();
+  }
+}
+
 export const joinTokenAgentId = (server: SimServer, token: string) =>
   `spiffe://${server.trustDomain}/spire/agent/join_token/${token}`;

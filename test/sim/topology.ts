@@ -173,7 +173,15 @@ health_checks {
   return { proc, dir, socket, healthPort, confPath };
 }
 
-export { createEntries, type EntrySpec, joinTokenAgentId, mintToken } from './registration.js';
+export {
+  createEntries,
+  deleteEntries,
+  type EntrySpec,
+  joinTokenAgentId,
+  type ListedEntry,
+  listEntries,
+  mintToken,
+} from './registration.js';
 
 /** The simulated ServiceRadar core admin API, in front of a simulated cluster server. */
 export interface SimAdmin {
