@@ -26,14 +26,16 @@ const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string | nu
     'provide a join token: a systemd credential, the token file (token.file), or an admin_api section',
 };
 
-function tokenFailure(step: Failure['step'], e: TokenError): Failure {
+function tokenFailure(step: Failure['step'], source: string | null, e: TokenError): Failure {
   // A token source that was empty or refused says more than "no usable join token" alone.
   const cause = e.code === 'no-token' && e.cause instanceof TokenError ? e.cause : e;
+  // Writing or releasing a token concerns an agent, and is retried with backoff whatever the token layer thinks.
+  const acquiring = step === 'acquire-token';
   return {
     step,
-    source: cause.source,
+    source: acquiring ? cause.source : (source ?? cause.source),
     code: cause.code,
-    retryable: e.retry === 'backoff',
+    retryable: acquiring ? e.retry === 'backoff' : true,
     retryAfterMs: e.retryAfterMs ?? null,
     message: e.message,
     hint: (TOKEN_HINTS[cause.code] ?? TOKEN_HINTS[e.code])?.(cause) ?? null,
@@ -42,7 +44,7 @@ function tokenFailure(step: Failure['step'], e: TokenError): Failure {
 
 /** The failure of `step` (concerning `source`) that `err` describes. */
 export function failureOf(step: Failure['step'], source: string | null, err: unknown): Failure {
-  if (err instanceof TokenError) return tokenFailure(step, err);
+  if (err instanceof TokenError) return tokenFailure(step, source, err);
   if (err instanceof SpireApiError) {
     return {
       step,

@@ -14,6 +14,9 @@ describe('failureOf', () => {
     const err = fileError('cannot write token file /run/t', '/run/t', 'store', errno(code));
     expect(failureOf('write-token', 'upstream-agent', err)).toMatchObject({
       code: 'io',
+      // The agent whose token it is, and retried with backoff like any step.
+      source: 'upstream-agent',
+      retryable: true,
       message: `cannot write token file /run/t (${code})`,
       hint,
     });
