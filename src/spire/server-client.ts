@@ -24,6 +24,31 @@ interface BatchResult {
   status: { code: number; message: string };
 }
 
+/** A downstream (nested server) entry as the join-token broker creates it, with every field it may set. */
+export interface DownstreamEntrySpec {
+  spiffeId: string;
+  parentId: string;
+  selectors: readonly string[];
+  x509SvidTtl: number;
+  jwtSvidTtl: number;
+  admin: boolean;
+  storeSvid: boolean;
+  dnsNames: readonly string[];
+  federatesWith: readonly string[];
+  hint: string;
+}
+
+/** An entry as listed, with what deciding on its staleness needs. */
+export interface ListedEntry {
+  id: string;
+  spiffeId: string;
+  parentId: string;
+  downstream: boolean;
+  hint: string;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
 const toMsg = (id: string): SpiffeIdMsg => {
   const parsed = parseSpiffeId(id);
   if ('problem' in parsed) throw new Error(`${parsed.problem}, got ${JSON.stringify(id)}`);
@@ -53,9 +78,11 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
   const target = `unix:${socketPath}`;
   const entry = new services.entry(target, creds);
   const bundle = new services.bundle(target, creds);
+  const agent = new services.agent(target, creds);
   const names = new Map<grpc.Client, string>([
     [entry, 'Entry'],
     [bundle, 'Bundle'],
+    [agent, 'Agent'],
   ]);
   const call = async <T>(client: grpc.Client, method: string, req: object): Promise<T> => {
     const name = `${names.get(client)}.${method}`;
@@ -127,9 +154,97 @@ export function serverClient(socketPath: string, timeoutMs = 10_000) {
       }
     },
 
+    /** Creates one entry; ALREADY_EXISTS reports the existing entry's id (SPIRE sends it with the status). */
+    async createEntry(spec: DownstreamEntrySpec): Promise<{ id: string; existed: boolean }> {
+      const res = await call<{ results: (BatchResult & { entry: { id: string } | null })[] }>(
+        entry,
+        'BatchCreateEntry',
+        {
+          entries: [
+            {
+              spiffe_id: toMsg(spec.spiffeId),
+              parent_id: toMsg(spec.parentId),
+              selectors: spec.selectors.map((sel) => {
+                const i = sel.indexOf(':');
+                return { type: sel.slice(0, i), value: sel.slice(i + 1) };
+              }),
+              x509_svid_ttl: spec.x509SvidTtl,
+              jwt_svid_ttl: spec.jwtSvidTtl,
+              admin: spec.admin,
+              store_svid: spec.storeSvid,
+              dns_names: [...spec.dnsNames],
+              federates_with: [...spec.federatesWith],
+              hint: spec.hint,
+              downstream: true,
+            },
+          ],
+        },
+      );
+      const result = res.results[0];
+      if (!result)
+        throw new SpireApiError('Entry.BatchCreateEntry', target, grpc.status.INTERNAL, 'no result');
+      check('BatchCreateEntry', [result], [grpc.status.OK, grpc.status.ALREADY_EXISTS]);
+      if (!result.entry?.id) {
+        throw new SpireApiError(
+          'Entry.BatchCreateEntry',
+          target,
+          grpc.status.INTERNAL,
+          'result without entry',
+        );
+      }
+      return { id: result.entry.id, existed: result.status.code === grpc.status.ALREADY_EXISTS };
+    },
+
+    /** Every entry with this SPIFFE ID, following pages. */
+    async entriesFor(spiffeId: string): Promise<ListedEntry[]> {
+      const out: ListedEntry[] = [];
+      let page_token = '';
+      do {
+        const res = await call<{ entries: (EntryMsg & { created_at: number })[]; next_page_token: string }>(
+          entry,
+          'ListEntries',
+          { filter: { by_spiffe_id: toMsg(spiffeId) }, page_size: 500, page_token },
+        );
+        for (const e of res.entries) {
+          out.push({
+            id: e.id,
+            spiffeId: fromMsg(e.spiffe_id),
+            parentId: fromMsg(e.parent_id),
+            downstream: e.downstream,
+            hint: e.hint,
+            createdAt: e.created_at,
+          });
+        }
+        page_token = res.next_page_token;
+      } while (page_token);
+      return out;
+    },
+
+    /** Deletes entries by id; one that is already gone counts as deleted. */
+    async deleteEntries(ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return;
+      const res = await call<{ results: BatchResult[] }>(entry, 'BatchDeleteEntry', { ids: [...ids] });
+      check('BatchDeleteEntry', res.results, [grpc.status.OK, grpc.status.NOT_FOUND]);
+    },
+
+    /** Agent.GetAgent: the attested node's SVID expiry, or null when SPIRE has no such agent (NOT_FOUND). */
+    async agent(agentId: string): Promise<{ expiresAt: number; banned: boolean } | null> {
+      try {
+        const res = await call<{ x509svid_expires_at: number; banned: boolean }>(agent, 'GetAgent', {
+          id: toMsg(agentId),
+          output_mask: { x509svid_expires_at: true, banned: true },
+        });
+        return { expiresAt: res.x509svid_expires_at, banned: res.banned };
+      } catch (err) {
+        if (err instanceof SpireApiError && err.code === grpc.status.NOT_FOUND) return null;
+        throw err;
+      }
+    },
+
     close(): void {
       entry.close();
       bundle.close();
+      agent.close();
     },
   };
 }
