@@ -2,6 +2,7 @@
 
 import { ConfigError } from '../config/errors.js';
 import { maskJoinTokenIds } from '../observability/status.js';
+import { brokerCommand } from './broker.js';
 import { type CliIo, EXIT, processIo, reason, reportConfigError, UsageError } from './io.js';
 import { renderCommand } from './render.js';
 import { runCommand } from './run.js';
@@ -13,6 +14,7 @@ const HANDLERS: Record<Command, (args: string[], io: CliIo) => Promise<number>> 
   run: runCommand,
   render: renderCommand,
   status: statusCommand,
+  broker: brokerCommand,
 };
 
 const wantsHelp = (args: string[]): boolean => {

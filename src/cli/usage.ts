@@ -1,8 +1,8 @@
-// Help texts: they list only what exists (run, render, status).
+// Help texts: they list only what exists (run, render, status, broker).
 
 import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js';
 
-export const COMMANDS = ['run', 'render', 'status'] as const;
+export const COMMANDS = ['run', 'render', 'status', 'broker'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const DEFAULT_STATUS_URL = `http://${DEFAULT_HTTP_LISTEN}`;
@@ -18,6 +18,7 @@ Commands:
   run      run the daemon (systemd service or container entrypoint)
   render   print or write the three SPIRE configs from the config, without starting anything
   status   ask a running daemon for its state
+  broker   serve enrolment: mint join tokens for pollers beside the cluster SPIRE server
 
 Options:
   -h, --help     show this help; \`poller-bootstrap help <command>\` or \`<command> --help\` for a command
@@ -55,6 +56,25 @@ cannot be reached.
 Options:
       --json         print the daemon's JSON document instead of the summary
   -u, --url URL      the daemon's HTTP address (default ${DEFAULT_STATUS_URL}, the default http.listen)
+  -h, --help         show this help
+`,
+  broker: `Usage: poller-bootstrap broker [--config PATH]
+       poller-bootstrap broker hash [--api-key] < SECRET
+
+Runs the join-token broker beside the cluster SPIRE server: POST /api/admin/spire/join-tokens (ServiceRadar
+core's contract, with its policy checked before anything is minted), POST /auth/login, GET /healthz, /readyz
+and /metrics, over HTTPS (tls.cert_file, tls.key_file). Tokens are minted through the SPIRE server's admin
+socket (spire.socket_path). SIGHUP, or an edit, reloads the users and API keys files.
+
+Rate limits (rate_limit.per_caller_per_minute, rate_limit.global_per_minute) are kept by each process: with
+several replicas, a caller may get that many tokens from each replica.
+
+\`broker hash\` reads a password (or with --api-key an API key of at least 32 characters) from standard input
+and prints the hash to store in the users or API keys file; the secret is never an argument.
+
+Options:
+  -c, --config PATH  the broker's JSON config file (default /etc/serviceradar/join-token-broker.json)
+      --api-key      (hash) hash an API key instead of a password
   -h, --help         show this help
 `,
 };

@@ -20,7 +20,7 @@ describe('poller-bootstrap (top level)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: poller-bootstrap <command> \[options\]\n/);
-    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status']);
+    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status', 'broker']);
     expect(stdout).not.toMatch(/join-token|doctor/);
   });
 
@@ -44,6 +44,7 @@ describe('poller-bootstrap (top level)', () => {
     ['run', 'Usage: poller-bootstrap run [--config PATH]\n'],
     ['render', 'Usage: poller-bootstrap render [--config PATH] [--out DIR]\n'],
     ['status', 'Usage: poller-bootstrap status [--json] [--url URL]\n'],
+    ['broker', 'Usage: poller-bootstrap broker [--config PATH]\n'],
   ])('%s --help and help %s print the command usage', async (command, first) => {
     const a = await cli([command, '--help']);
     const b = await cli(['help', command]);
