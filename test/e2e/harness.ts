@@ -29,9 +29,11 @@ export async function makeEnv(
   dir: string,
   overrides: (c: Record<string, unknown>) => void = () => {},
   adminEnv = {},
+  /** A running cluster server to enrol into (several pollers, or a broker in front of it); else a new one. */
+  cluster?: SimServer,
 ): Promise<Env> {
   mkdirSync(dir, { recursive: true });
-  const server = await startServer(join(dir, 'cluster'), { env: { SIM_TIME_SCALE: '0.05' } });
+  const server = cluster ?? (await startServer(join(dir, 'cluster'), { env: { SIM_TIME_SCALE: '0.05' } }));
   const admin = await startAdmin(
     join(dir, 'core'),
     server,
