@@ -1,8 +1,7 @@
 // The real `poller-bootstrap broker` process in front of a simulated cluster SPIRE server (its admin socket), with
 // its users, API keys, signing key and config written as an operator would.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey, hashPassword } from '../../src/broker/hash.js';
 import { freePort, type Proc, spawnProc } from '../sim/launch.js';
@@ -80,8 +79,9 @@ export async function startBroker(dir: string, options: BrokerOptions = {}): Pro
   const cluster = options.server ?? (await startClusterServer(dir));
   const { server } = cluster;
   const jwtKeyPath = join(dir, 'jwt.key');
-  const { privateKey } = generateKeyPairSync('ed25519');
-  writeFileSync(jwtKeyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  // As docs/broker.md has the operator make it.
+  execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', jwtKeyPath], { stdio: 'ignore' });
+  chmodSync(jwtKeyPath, 0o600);
   const usersFile = join(dir, 'users.json');
   const users = [
     { name: 'edge-bootstrap', password_hash: await hashPassword(BROKER_PASSWORD), role: 'admin' },
