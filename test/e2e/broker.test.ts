@@ -1,9 +1,11 @@
 // The real broker process against the simulated cluster SPIRE server: every policy rule denies before anything
 // is minted (tokens counted on the server), the limits answer 429 with Retry-After, roles and sessions decide
 // who may mint, and the audit trail says which rule — never the token.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '../../src/broker/hash.js';
 import { loadSigningKey } from '../../src/broker/sessions.js';
 import { serverClient } from '../../src/spire/server-client.js';
 import { sandbox } from '../sim-tests/harness.js';
@@ -344,13 +346,36 @@ describe('rate limits', () => {
   });
 });
 
+describe('credentials', () => {
+  it('an edit of the API keys file takes effect without a restart; SIGHUP reloads too', async () => {
+    const file = join(broker.dir, 'api-keys.json');
+    const keys = JSON.parse(readFileSync(file, 'utf8')) as { api_keys: Record<string, unknown>[] };
+    const late = 'k-late-5e6f7a8b9c0d1e2f5e6f7a8b9c0d1e2f';
+    keys.api_keys.push({ name: 'late-key', hash: hashApiKey(late), role: 'viewer' });
+    // Replaced as editors and config management do: a new file renamed over the old one.
+    writeFileSync(`${file}.new`, JSON.stringify(keys), { mode: 0o600 });
+    renameSync(`${file}.new`, file);
+    await broker.proc.waitFor(/"msg":"credentials reloaded"/);
+    const res = await post(broker, JOIN, downstreamRequest(td, 'site-8'), { 'x-api-key': late });
+    expect([res.status, res.json.rule]).toEqual([403, 'role']);
+    // A file that no longer loads keeps the loaded credentials (the edit and the SIGHUP each try to reload).
+    writeFileSync(file, '{"api_keys": [{"name": "broken"}]}', { mode: 0o600 });
+    broker.proc.child.kill('SIGHUP');
+    await broker.proc.waitFor(/"msg":"credentials reload failed, keeping the loaded ones"/);
+    expect((await post(broker, JOIN, downstreamRequest(td, 'site-8'), { 'x-api-key': late })).json.rule).toBe(
+      'role',
+    );
+  });
+});
+
 describe('what the broker shows', () => {
   it('/healthz, /readyz (the SPIRE admin socket answers) and /metrics', async () => {
     expect((await fetch(`${broker.url}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${broker.url}/readyz`)).text()).toBe('ready\n');
     const metrics = await (await fetch(`${broker.url}/metrics`)).text();
     expect(metrics).toMatch(/^poller_bootstrap_broker_requests_denied_total\{rule="ttl"\} 1$/m);
-    expect(metrics).toMatch(/^poller_bootstrap_broker_requests_denied_total\{rule="role"\} 2$/m);
+    expect(metrics).toMatch(/^poller_bootstrap_broker_requests_denied_total\{rule="role"\} 4$/m);
+    expect(metrics).toMatch(/^poller_bootstrap_broker_credential_reloads_total\{result="failure"\} [12]$/m);
   });
 
   it('no token it issued shows in its log or its audit trail, which is 0600', async () => {
