@@ -27,13 +27,21 @@ getent group serviceradar >/dev/null || fail "group serviceradar"
 dpkg-query -W -f='${Conffiles}\n' poller-bootstrap | grep -q '/etc/serviceradar/poller-bootstrap.json' ||
   fail "conffile not registered"
 [ -f /lib/systemd/system/poller-bootstrap.service ] || fail "unit"
+[ -f /lib/systemd/system/poller-bootstrap-broker.service ] || fail "broker unit"
+[ "$(stat -c '%U:%G %a' /etc/serviceradar/join-token-broker)" = "root:serviceradar 750" ] || fail "broker secrets dir"
+[ -f /usr/share/doc/poller-bootstrap/examples/join-token-broker.json ] || fail "broker example config"
 # With the binary installed, verify checks ExecStart too.
 systemd-analyze verify /lib/systemd/system/poller-bootstrap.service
+# The broker's unit names the SPIRE server's group, which SPIRE's own package makes; verify needs it to exist.
+getent group spire >/dev/null || { groupadd --system spire; made_spire=yes; }
+systemd-analyze verify /lib/systemd/system/poller-bootstrap-broker.service
+[ "${made_spire:-no}" = no ] || groupdel spire
 
 dpkg -P poller-bootstrap
 ! dpkg-query -W poller-bootstrap >/dev/null 2>&1 || fail "still known to dpkg after purge"
 for path in /usr/bin/poller-bootstrap /etc/serviceradar/poller-bootstrap.json /etc/serviceradar/poller-bootstrap \
-  /var/lib/serviceradar/poller-bootstrap /lib/systemd/system/poller-bootstrap.service; do
+  /var/lib/serviceradar/poller-bootstrap /lib/systemd/system/poller-bootstrap.service \
+  /lib/systemd/system/poller-bootstrap-broker.service /etc/serviceradar/join-token-broker; do
   [ ! -e "$path" ] || fail "$path left after purge"
 done
 if [ "$had_user" = no ]; then

@@ -15,3 +15,5 @@ install -d -m 0755 /var/lib/serviceradar
 install -d -m 0700 -o serviceradar -g serviceradar /var/lib/serviceradar/poller-bootstrap
 # Secrets the operator drops in (admin password or API key file, a join token): root writes, the service reads.
 install -d -m 0750 -o root -g serviceradar /etc/serviceradar/poller-bootstrap
+# The broker's users and API keys files, its JWT signing key and TLS key, on the SPIRE server's machine.
+install -d -m 0750 -o root -g serviceradar /etc/serviceradar/join-token-broker

@@ -25,6 +25,17 @@ function entries(unitDir: string): Entry[] {
   return [
     { from: EXECUTABLE, to: 'usr/bin/poller-bootstrap', mode: 0o755 },
     { from: 'systemd/poller-bootstrap.service', to: `${unitDir}/poller-bootstrap.service`, mode: 0o644 },
+    // The join-token broker, for the machine beside the cluster SPIRE server: shipped, never enabled.
+    {
+      from: 'systemd/poller-bootstrap-broker.service',
+      to: `${unitDir}/poller-bootstrap-broker.service`,
+      mode: 0o644,
+    },
+    {
+      from: 'packaging/examples/join-token-broker.json',
+      to: `${DOC_DIR}/examples/join-token-broker.json`,
+      mode: 0o644,
+    },
     {
       from: 'packaging/etc/poller-bootstrap.json',
       to: 'etc/serviceradar/poller-bootstrap.json',

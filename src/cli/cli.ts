@@ -15,6 +15,7 @@ const HANDLERS: Record<Command, () => Promise<Handler>> = {
   status: async () => (await import('./status.js')).statusCommand,
   'join-token': async () => (await import('./join-token.js')).joinTokenCommand,
   doctor: async () => (await import('./doctor.js')).doctorCommand,
+  broker: async () => (await import('./broker.js')).brokerCommand,
 };
 
 const wantsHelp = (args: string[]): boolean => {

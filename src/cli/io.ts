@@ -23,6 +23,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Replaces the dynamic import of src/daemon/run.js (tests). */
   readonly runDaemon?: RunDaemon;
+  /** Standard input, whole (`broker hash`); process.stdin when absent. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** The real process: stdout, stderr and environment. */

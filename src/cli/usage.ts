@@ -2,7 +2,7 @@
 
 import { DEFAULT_CONFIG_PATH, DEFAULT_HTTP_LISTEN } from '../config/defaults.js';
 
-export const COMMANDS = ['run', 'render', 'status', 'join-token', 'doctor'] as const;
+export const COMMANDS = ['run', 'render', 'status', 'join-token', 'doctor', 'broker'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 const CONFIG_OPTION = `  -c, --config PATH  the JSON config file (default ${DEFAULT_CONFIG_PATH});
@@ -18,6 +18,7 @@ Commands:
   status      ask a running daemon for its state
   join-token  mint a join token for a poller (admin API or SPIRE server) and register its downstream entry
   doctor      check this host: SPIRE binaries, directories, token, identities, server, admin API, ports
+  broker      serve enrolment: mint join tokens for pollers beside the cluster SPIRE server
 
 Options:
   -h, --help     show this help; \`poller-bootstrap help <command>\` or \`<command> --help\` for a command
@@ -113,6 +114,25 @@ ${CONFIG_OPTION}
                      the daemon's address is its http.listen (default ${DEFAULT_HTTP_LISTEN})
   -u, --url URL      the daemon's HTTP address, instead of the config's
       --json         print the daemon's JSON document instead of the summary
+  -h, --help         show this help
+`,
+  broker: `Usage: poller-bootstrap broker [--config PATH]
+       poller-bootstrap broker hash [--api-key] < SECRET
+
+Runs the join-token broker beside the cluster SPIRE server: POST /api/admin/spire/join-tokens (ServiceRadar
+core's contract, with its policy checked before anything is minted), POST /auth/login, GET /healthz, /readyz
+and /metrics, over HTTPS (tls.cert_file, tls.key_file). Tokens are minted through the SPIRE server's admin
+socket (spire.socket_path). SIGHUP, or an edit, reloads the users and API keys files.
+
+Rate limits (rate_limit.per_caller_per_minute, rate_limit.global_per_minute) are kept by each process: with
+several replicas, a caller may get that many tokens from each replica.
+
+\`broker hash\` reads a password (or with --api-key an API key of at least 32 characters) from standard input
+and prints the hash to store in the users or API keys file; the secret is never an argument.
+
+Options:
+  -c, --config PATH  the broker's JSON config file (default /etc/serviceradar/join-token-broker.json)
+      --api-key      (hash) hash an API key instead of a password
   -h, --help         show this help
 `,
 };

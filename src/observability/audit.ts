@@ -1,9 +1,8 @@
 // The token audit trail: every join token acquired, consumed, discarded or rejected, as a log event and as one
 // JSON line in <stateDir>/audit.jsonl (0600, size-rotated). Only fingerprints are ever taken or written.
 
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { fingerprint as fingerprintOf } from '../token/fingerprint.js';
+import { jsonlFile } from './jsonl.js';
 import type { Logger } from './logger.js';
 import { pick, TOKEN_SOURCES } from './metrics-labels.js';
 import { maskJoinTokenIds } from './status.js';
@@ -93,64 +92,19 @@ const MESSAGES: Record<AuditKind, string> = {
   'token-refused-insecure': 'audit: token file refused, readable by others',
 };
 
-async function rotate(path: string, keep: number): Promise<void> {
-  if (keep < 1) {
-    await rm(path, { force: true });
-    return;
-  }
-  await rm(`${path}.${keep}`, { force: true });
-  for (let i = keep - 1; i >= 1; i--) {
-    await rename(`${path}.${i}`, `${path}.${i + 1}`).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
-  }
-  await rename(path, `${path}.1`);
-}
-
-async function currentSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-}
-
-async function append(path: string, line: string, maxBytes: number, keep: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const size = await currentSize(path);
-  if (size > 0 && size + Buffer.byteLength(line) > maxBytes) await rotate(path, keep);
-  const fh = await open(path, 'a', 0o600);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
-    // The mode given to open() only applies on creation; a file someone loosened is tightened again.
-    if ((st.mode & 0o777) !== 0o600) await fh.chmod(0o600);
-    await fh.appendFile(line, 'utf8');
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Opens the audit trail at `path`; writes are serialised so lines never interleave or rotate twice. */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const maxBytes = options.maxBytes ?? 1024 * 1024;
-  const keep = options.keep ?? 5;
-  let queue: Promise<void> = Promise.resolve();
+  const file = jsonlFile(options);
   return {
     record(event) {
       const record = auditRecord(event);
       options.logger.info({ audit: record }, MESSAGES[event.kind]);
-      const line = `${JSON.stringify(record)}\n`;
-      queue = queue.then(() =>
-        append(options.path, line, maxBytes, keep).catch((err: NodeJS.ErrnoException) => {
-          options.logger.error(
-            { audit: record, code: err.code ?? null },
-            `audit: cannot append to ${options.path} (${err.code ?? err.message})`,
-          );
-        }),
-      );
-      return queue;
+      return file.append(record).catch((err: NodeJS.ErrnoException) => {
+        options.logger.error(
+          { audit: record, code: err.code ?? null },
+          `audit: cannot append to ${options.path} (${err.code ?? err.message})`,
+        );
+      });
     },
   };
 }

@@ -12,6 +12,10 @@ export interface ManagedEntry {
   hint: string;
   /** Marks a downstream SPIRE server's entry (the upstream signs its CA only then). */
   downstream?: boolean;
+  admin?: boolean;
+  storeSvid?: boolean;
+  dnsNames?: readonly string[];
+  federatesWith?: readonly string[];
 }
 
 export interface ReconcilePlan {

@@ -26,6 +26,31 @@ interface BatchResult {
   entry?: { id: string } | null;
 }
 
+/** A downstream (nested server) entry as the join-token broker creates it, with every field it may set. */
+export interface DownstreamEntrySpec {
+  spiffeId: string;
+  parentId: string;
+  selectors: readonly string[];
+  x509SvidTtl: number;
+  jwtSvidTtl: number;
+  admin: boolean;
+  storeSvid: boolean;
+  dnsNames: readonly string[];
+  federatesWith: readonly string[];
+  hint: string;
+}
+
+/** An entry as listed, with what deciding on its staleness needs. */
+export interface ListedEntry {
+  id: string;
+  spiffeId: string;
+  parentId: string;
+  downstream: boolean;
+  hint: string;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
 const toMsg = (id: string): SpiffeIdMsg => {
   const parsed = parseSpiffeId(id);
   if ('problem' in parsed) throw new Error(`${parsed.problem}, got ${JSON.stringify(id)}`);
@@ -46,6 +71,10 @@ function entryMsg(e: ManagedEntry): Partial<EntryMsg> {
     jwt_svid_ttl: e.jwtSvidTtl,
     hint: e.hint,
     downstream: Boolean(e.downstream),
+    ...(e.admin ? { admin: true } : {}),
+    ...(e.storeSvid ? { store_svid: true } : {}),
+    ...(e.dnsNames?.length ? { dns_names: [...e.dnsNames] } : {}),
+    ...(e.federatesWith?.length ? { federates_with: [...e.federatesWith] } : {}),
   };
 }
 
@@ -55,9 +84,11 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
   const { target, credentials: creds, options } = endpoint;
   const entry = new services.entry(target, creds, options);
   const bundle = new services.bundle(target, creds, options);
+  const agent = new services.agent(target, creds, options);
   const names = new Map<grpc.Client, string>([
     [entry, 'Entry'],
     [bundle, 'Bundle'],
+    [agent, 'Agent'],
   ]);
   const call = async <T>(client: grpc.Client, method: string, req: object): Promise<T> => {
     const name = `${names.get(client)}.${method}`;
@@ -144,9 +175,70 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
       }
     },
 
+    /** Creates one downstream entry; ALREADY_EXISTS reports the existing entry's id (SPIRE sends it). */
+    async createEntry(spec: DownstreamEntrySpec): Promise<{ id: string; existed: boolean }> {
+      const [created] = await createEntries([{ ...spec, downstream: true }]);
+      if (!created?.id) {
+        throw new SpireApiError(
+          'Entry.BatchCreateEntry',
+          target,
+          grpc.status.INTERNAL,
+          'result without entry',
+        );
+      }
+      return created;
+    },
+
+    /** Every entry with this SPIFFE ID, following pages. */
+    async entriesFor(spiffeId: string): Promise<ListedEntry[]> {
+      const out: ListedEntry[] = [];
+      let page_token = '';
+      do {
+        const res = await call<{ entries: (EntryMsg & { created_at: number })[]; next_page_token: string }>(
+          entry,
+          'ListEntries',
+          { filter: { by_spiffe_id: toMsg(spiffeId) }, page_size: 500, page_token },
+        );
+        for (const e of res.entries) {
+          out.push({
+            id: e.id,
+            spiffeId: fromMsg(e.spiffe_id),
+            parentId: fromMsg(e.parent_id),
+            downstream: e.downstream,
+            hint: e.hint,
+            createdAt: e.created_at,
+          });
+        }
+        page_token = res.next_page_token;
+      } while (page_token);
+      return out;
+    },
+
+    /** Deletes entries by id; one that is already gone counts as deleted. */
+    async deleteEntries(ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return;
+      const res = await call<{ results: BatchResult[] }>(entry, 'BatchDeleteEntry', { ids: [...ids] });
+      check('BatchDeleteEntry', res.results, [grpc.status.OK, grpc.status.NOT_FOUND]);
+    },
+
+    /** Agent.GetAgent: the attested node's SVID expiry, or null when SPIRE has no such agent (NOT_FOUND). */
+    async agent(agentId: string): Promise<{ expiresAt: number; banned: boolean } | null> {
+      try {
+        const res = await call<{ x509svid_expires_at: number; banned: boolean }>(agent, 'GetAgent', {
+          id: toMsg(agentId),
+          output_mask: { x509svid_expires_at: true, banned: true },
+        });
+        return { expiresAt: res.x509svid_expires_at, banned: res.banned };
+      } catch (err) {
+        if (err instanceof SpireApiError && err.code === grpc.status.NOT_FOUND) return null;
+        throw err;
+      }
+    },
+
     close(): void {
       entry.close();
       bundle.close();
+      agent.close();
     },
   };
 }

@@ -31,6 +31,8 @@ export interface SimOptions {
   adminConfig?: Record<string, unknown>;
   /** Added to the cluster server's environment (e.g. SIM_FAULTS). */
   serverEnv?: NodeJS.ProcessEnv;
+  /** A running cluster server to enrol into (several pollers, or a broker in front of it); else a new one. */
+  cluster?: SimServer;
 }
 
 export async function makeEnv(
@@ -40,9 +42,9 @@ export async function makeEnv(
   sims: SimOptions = {},
 ): Promise<Env> {
   mkdirSync(dir, { recursive: true });
-  const server = await startServer(join(dir, 'cluster'), {
-    env: { SIM_TIME_SCALE: '0.05', ...sims.serverEnv },
-  });
+  const server =
+    sims.cluster ??
+    (await startServer(join(dir, 'cluster'), { env: { SIM_TIME_SCALE: '0.05', ...sims.serverEnv } }));
   const admin = await startAdmin(
     join(dir, 'core'),
     server,

@@ -187,6 +187,9 @@ describe('fatal start-up errors', () => {
           `level=warning msg="Error serving health checks" error="listen tcp 127.0.0.1:${healthPort}: bind: address already in use" subsystem_name=health`,
         ),
       );
+      // From 1.13 the health listener starts 8 s (scaled) after start even before attestation, so on a loaded
+      // machine its failure can come first: wait for the Workload API itself before asking it.
+      await agent.proc.waitFor(/msg="Starting Workload and SDS APIs"/);
       await expect(fetchX509SvidsOnce(agent.socket)).rejects.toMatchObject({ details: 'no identity issued' });
       expect(agent.proc.child.exitCode).toBeNull();
     } finally {

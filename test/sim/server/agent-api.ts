@@ -6,7 +6,7 @@ import type { Log } from '../common/log.js';
 import { csrPublicKey, describe, issue } from '../common/x509.js';
 import type { CaState } from './ca.js';
 import type { ServerConfig } from './config.js';
-import { type DataStore, idMsg, idString } from './datastore.js';
+import { type AttestedAgent, type DataStore, idMsg, idString } from './datastore.js';
 
 interface Deps {
   config: ServerConfig;
@@ -31,6 +31,40 @@ function checkAgentId(id: { trust_domain: string; path: string } | null, td: str
     return `"${full}" is not a workload in trust domain "${td}"; path is in the reserved namespace`;
   }
   return undefined;
+}
+
+/** Validates an agent ID as SPIRE's TrustDomainAgentIDFromProto does (GetAgent, DeleteAgent). */
+function checkAgentIdForLookup(
+  id: { trust_domain: string; path: string } | null,
+  td: string,
+): string | undefined {
+  if (!id) return 'request must specify SPIFFE ID';
+  const full = idString(id);
+  if (!id.trust_domain) return 'trust domain is missing';
+  if (id.trust_domain !== td) return `"${full}" is not a member of trust domain "${td}"`;
+  if (!id.path.startsWith('/spire/agent/')) {
+    return `"${full}" is not an agent in trust domain "${td}"; path is not in the agent namespace`;
+  }
+  return undefined;
+}
+
+interface ListAgentsRequest {
+  filter: { by_attestation_type: string } | null;
+  page_size: number;
+  page_token: string;
+}
+
+/** An attested node as the Agent API's types.Agent (join-token agents: no selectors, never reattestable). */
+function agentMsg(a: AttestedAgent) {
+  return {
+    id: idMsg(a.spiffeId),
+    attestation_type: 'join_token',
+    x509svid_serial_number: a.serial,
+    x509svid_expires_at: a.expiresAt,
+    selectors: [],
+    banned: a.serial === '',
+    can_re_attest: false,
+  };
 }
 
 /** SPIRE's Agent service: CreateJoinToken on the admin socket, AttestAgent (join_token) on the TCP endpoint. */
@@ -70,6 +104,7 @@ export function agentService({
         hint: '',
       });
     }
+    stats.inc('join_tokens_created');
     cb(null, { value, expires_at: expiresAt });
   };
 
@@ -157,5 +192,36 @@ export function agentService({
     };
   }
 
-  return { CreateJoinToken: createJoinToken, AttestAgent: attestAgent };
+  // pkg/server/api/agent/v1 GetAgent: NOT_FOUND "agent not found" for an ID with no attested node.
+  const getAgent: grpc.handleUnaryCall<{ id: { trust_domain: string; path: string } | null }, unknown> = (
+    call,
+    cb,
+  ) => {
+    stats.inc('get_agent');
+    const bad = checkAgentIdForLookup(call.request.id, td);
+    if (bad) return cb(rpcError(grpc.status.INVALID_ARGUMENT, `invalid agent ID: ${bad}`));
+    const node = store.agent(idString(call.request.id));
+    if (!node) return cb(rpcError(grpc.status.NOT_FOUND, 'agent not found'));
+    cb(null, agentMsg(node));
+  };
+
+  // ListAgents with pagination by SPIFFE ID; only the attestation-type filter is honoured.
+  const listAgents: grpc.handleUnaryCall<ListAgentsRequest, unknown> = (call, cb) => {
+    stats.inc('list_agents');
+    const { filter, page_size, page_token } = call.request;
+    let list = store.agents().sort((a, b) => a.spiffeId.localeCompare(b.spiffeId));
+    if (filter?.by_attestation_type && filter.by_attestation_type !== 'join_token') list = [];
+    const from = page_token ? list.findIndex((a) => a.spiffeId > page_token) : 0;
+    const start = from < 0 ? list.length : from;
+    const page = page_size > 0 ? list.slice(start, start + page_size) : list.slice(start);
+    const more = page_size > 0 && start + page_size < list.length;
+    cb(null, { agents: page.map(agentMsg), next_page_token: more ? (page.at(-1)?.spiffeId ?? '') : '' });
+  };
+
+  return {
+    CreateJoinToken: createJoinToken,
+    AttestAgent: attestAgent,
+    GetAgent: getAgent,
+    ListAgents: listAgents,
+  };
 }

@@ -15,6 +15,8 @@ type Rule = { any?: true; local?: true; admin?: true; downstream?: true; agent?:
 const POLICY: Record<string, Rule> = {
   '/spire.api.server.agent.v1.Agent/AttestAgent': { any: true },
   '/spire.api.server.agent.v1.Agent/CreateJoinToken': { admin: true, local: true },
+  '/spire.api.server.agent.v1.Agent/GetAgent': { admin: true, local: true },
+  '/spire.api.server.agent.v1.Agent/ListAgents': { admin: true, local: true },
   '/spire.api.server.entry.v1.Entry/ListEntries': { admin: true, local: true },
   '/spire.api.server.entry.v1.Entry/BatchCreateEntry': { admin: true, local: true },
   '/spire.api.server.entry.v1.Entry/BatchUpdateEntry': { admin: true, local: true },

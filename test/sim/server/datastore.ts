@@ -167,6 +167,10 @@ export class DataStore {
     return this.#data.agents[spiffeId];
   }
 
+  agents(): AttestedAgent[] {
+    return Object.values(this.#data.agents);
+  }
+
   entries(): readonly EntryMsg[] {
     return this.#data.entries;
   }

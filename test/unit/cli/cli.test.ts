@@ -20,7 +20,7 @@ describe('poller-bootstrap (top level)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: poller-bootstrap <command> \[options\]\n/);
-    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status', 'join-token', 'doctor']);
+    expect(commandsListed(stdout)).toEqual(['run', 'render', 'status', 'join-token', 'doctor', 'broker']);
   });
 
   it.each([['--version'], ['-V']])('%s prints the package version', async (flag) => {
@@ -43,6 +43,7 @@ describe('poller-bootstrap (top level)', () => {
     ['render', 'Usage: poller-bootstrap render [--config PATH] [--out DIR] [--check]\n'],
     ['status', 'Usage: poller-bootstrap status [--json] [--config PATH | --url URL]\n'],
     ['join-token', 'Usage: poller-bootstrap join-token [--url URL CREDENTIAL'],
+    ['broker', 'Usage: poller-bootstrap broker [--config PATH]\n'],
   ])('%s --help and help %s print the command usage', async (command, first) => {
     const a = await cli([command, '--help']);
     const b = await cli(['help', command]);

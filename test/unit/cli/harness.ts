@@ -10,7 +10,7 @@ export interface Outcome {
 
 export async function cli(
   argv: string[],
-  options: { env?: Record<string, string>; runDaemon?: RunDaemon } = {},
+  options: { env?: Record<string, string>; runDaemon?: RunDaemon; stdin?: string } = {},
 ): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
@@ -23,6 +23,7 @@ export async function cli(
     },
     env: options.env ?? {},
     ...(options.runDaemon ? { runDaemon: options.runDaemon } : {}),
+    ...(options.stdin === undefined ? {} : { readStdin: async () => options.stdin as string }),
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };

@@ -40,6 +40,31 @@ const RUN_BY: [RegExp, string, string][] = [
     'docker-compose -f packaging/docker/compose.yaml config',
   ],
   [/^dpkg -P poller-bootstrap$/, DEB_CHECK, 'dpkg -P poller-bootstrap'],
+  [
+    /^openssl genpkey -algorithm ed25519 -out \/etc\/serviceradar\/join-token-broker\/jwt\.key$/,
+    'test/e2e/broker-harness.ts',
+    "'genpkey', '-algorithm', 'ed25519'",
+  ],
+  [
+    /^docker-compose -f packaging\/docker\/broker\.compose\.yaml config$/,
+    '.ci/run',
+    'docker-compose -f packaging/docker/broker.compose.yaml config',
+  ],
+  [
+    /^openssl rand -hex 32 > site-a\.key$/,
+    'test/unit/cli/broker.test.ts',
+    "'openssl', ['rand', '-hex', '32']",
+  ],
+  [
+    /^poller-bootstrap broker hash --api-key < site-a\.key$/,
+    'test/unit/cli/broker.test.ts',
+    "cli(['broker', 'hash', '--api-key']",
+  ],
+  [
+    /^poller-bootstrap broker hash < password\.txt$/,
+    'test/unit/cli/broker.test.ts',
+    "cli(['broker', 'hash']",
+  ],
 ];
 
 const docs = readdirSync(`${ROOT}docs`).filter((f) => f.endsWith('.md'));
@@ -58,6 +83,7 @@ describe('docs', () => {
   it('are all there', () => {
     expect(docs.sort()).toEqual([
       'architecture.md',
+      'broker.md',
       'compose.md',
       'install.md',
       're-enrol.md',

@@ -1,0 +1,168 @@
+// `poller-bootstrap broker`: load config → credentials and signing key → SPIRE client → listen; then serve until
+// SIGTERM/SIGINT, reloading the users and API keys files (and the TLS certificate) on SIGHUP or an edit.
+
+import { dirname } from 'node:path';
+import { watch } from 'chokidar';
+import { packageVersion } from '../cli/version.js';
+import { aborted, runTasks, type Task } from '../daemon/tasks.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createApp } from './app.js';
+import { createBrokerAudit } from './audit.js';
+import { type BrokerConfig, loadBrokerConfig } from './config.js';
+import { type Credentials, loadCredentials } from './credentials.js';
+import { createBrokerMetrics } from './metrics.js';
+import { limiter } from './rate-limit.js';
+import { type BrokerServer, startBrokerServer } from './server.js';
+import { createSessions } from './sessions.js';
+import { adminSocketSpire } from './spire.js';
+
+const EX_UNAVAILABLE = 69;
+
+/** Watches the credential files' folders (editors replace files) and calls `changed` for an edit of one. */
+function watchTask(files: string[], changed: () => void, logger: Logger): Task {
+  return async (signal) => {
+    if (files.length === 0) return aborted(signal);
+    const wanted = new Set(files);
+    const dirs = new Set(files.map((f) => dirname(f)));
+    const watcher = watch([...dirs], {
+      ignoreInitial: true,
+      depth: 0,
+      ignored: (path: string) => !wanted.has(path) && !dirs.has(path),
+      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
+    });
+    watcher.on('all', (event, path) => {
+      if ((event === 'add' || event === 'change') && wanted.has(path)) changed();
+    });
+    watcher.on('error', (err) => logger.warn({ err: String(err) }, 'file watch failed'));
+    await aborted(signal);
+    await watcher.close();
+  };
+}
+
+function signalTask(root: AbortController, reload: () => void, logger: Logger): Task {
+  return async (signal) => {
+    const stop = (name: string) => {
+      logger.info({ signal: name }, 'stopping');
+      root.abort();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', reload);
+    await aborted(signal);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', reload);
+  };
+}
+
+async function listen(
+  config: BrokerConfig,
+  options: Omit<Parameters<typeof startBrokerServer>[0], 'host' | 'port' | 'tls'>,
+) {
+  try {
+    return await startBrokerServer({
+      ...options,
+      host: config.listen.host,
+      port: config.listen.port,
+      tls: config.tls,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw Object.assign(new Error(`cannot listen on ${config.listen.host}:${config.listen.port} (${code})`), {
+      exitCode: EX_UNAVAILABLE,
+    });
+  }
+}
+
+/** Runs the broker until SIGTERM/SIGINT; a config or credentials problem throws ConfigError (exit 78). */
+export async function runBroker({ configPath }: { configPath: string }): Promise<number> {
+  const config = await loadBrokerConfig(configPath);
+  let credentials: Credentials = await loadCredentials(config);
+  const { auth } = config;
+  const sessions = auth.jwtKeyFile
+    ? await createSessions({
+        keyFile: auth.jwtKeyFile,
+        accessTtlSeconds: auth.accessTtlSeconds,
+        refreshTtlSeconds: auth.refreshTtlSeconds,
+      })
+    : null;
+  const logger = createLogger({ level: config.logLevel });
+  const version = packageVersion();
+  const metrics = createBrokerMetrics({ version });
+  const audit = createBrokerAudit({
+    path: config.audit.file,
+    maxBytes: config.audit.maxBytes,
+    keep: config.audit.keep,
+    logger,
+  });
+  const spire = adminSocketSpire({
+    socketPath: config.spire.socketPath,
+    trustDomain: config.trustDomain,
+    timeoutMs: config.spire.timeoutMs,
+  });
+  const handler = createApp({
+    config,
+    spire,
+    audit,
+    metrics,
+    credentials: () => credentials,
+    sessions,
+    limiter: limiter(config.rateLimit.perCallerPerMinute, config.rateLimit.globalPerMinute),
+    loginLimiter: limiter(config.rateLimit.perCallerPerMinute, null),
+    socketPath: config.spire.socketPath,
+    now: Date.now,
+    warn: (fields, message) => logger.warn(fields, message),
+  });
+  let server: BrokerServer;
+  try {
+    server = await listen(config, {
+      handler,
+      logger,
+      onDone: (route, seconds) => metrics.duration(route, seconds),
+    });
+  } catch (error) {
+    spire.close();
+    throw error;
+  }
+  if (!config.tls)
+    logger.warn(
+      { listen: server.url },
+      'allow_http: serving plain HTTP on loopback; credentials travel unencrypted',
+    );
+  logger.info(
+    { version, url: server.url, spireSocket: config.spire.socketPath, trustDomain: config.trustDomain },
+    'join-token broker serving',
+  );
+  const reload = () => {
+    loadCredentials(config)
+      .then(async (next) => {
+        credentials = next;
+        await server.reloadTls();
+        metrics.reload('success');
+        logger.info({ users: next.users.size, apiKeys: next.apiKeys.length }, 'credentials reloaded');
+      })
+      .catch((error: Error) => {
+        metrics.reload('failure');
+        logger.error({ err: error.message }, 'credentials reload failed, keeping the loaded ones');
+      });
+  };
+  const root = new AbortController();
+  const files = [auth.usersFile, auth.apiKeysFile].filter((f): f is string => f !== null);
+  try {
+    await runTasks(
+      {
+        signals: signalTask(root, reload, logger),
+        watch: watchTask(files, reload, logger),
+        server: async (signal) => {
+          await aborted(signal);
+          await server.close();
+        },
+      },
+      root,
+    );
+  } finally {
+    spire.close();
+  }
+  logger.info('stopped');
+  return 0;
+}
