@@ -1,24 +1,14 @@
-// Stale downstream entries: the broker marks each entry it creates with a hint carrying its token's expiry, so
-// that a later request for the same downstream SPIFFE ID can delete the earlier ones whose agent never attested
-// before that token expired (or no longer exists). An entry without the broker's hint is never touched.
+// Stale downstream entries (src/spire/stale-entries.ts): a later request for the same downstream SPIFFE ID
+// deletes the broker's earlier entries whose agent never attested before that token expired, or no longer exists.
 
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
+import { markedHint, staleEntries } from '../spire/stale-entries.js';
 import type { BrokerAudit } from './audit.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { BrokerSpire } from './spire.js';
 
-const HINT = /^poller-bootstrap-broker exp=(\d{1,12})$/;
-
 /** The hint of an entry the broker creates for a token expiring at `expiresAt`. */
-export function brokerHint(expiresAt: Date): string {
-  return `poller-bootstrap-broker exp=${Math.floor(expiresAt.getTime() / 1000)}`;
-}
-
-/** The token expiry (unix seconds) of an entry the broker created, or null for anybody else's entry. */
-export function brokerEntryExpiry(hint: string): number | null {
-  const m = HINT.exec(hint);
-  return m ? Number(m[1]) : null;
-}
+export const brokerHint = (expiresAt: Date): string => markedHint('poller-bootstrap-broker', expiresAt);
 
 export interface PruneContext {
   trustDomain: string;
@@ -35,17 +25,14 @@ export interface PruneContext {
  * An agent that attested keeps its entry, expired SVID or not. Returns the ids deleted.
  */
 export async function pruneStale(spiffeId: string, keepId: string, ctx: PruneContext): Promise<string[]> {
-  const agentPrefix = `spiffe://${ctx.trustDomain}/spire/agent/join_token/`;
-  const nowSeconds = Math.floor(ctx.now() / 1000);
-  const stale: { id: string; parentId: string; expiredAt: number }[] = [];
-  for (const entry of await ctx.spire.entriesFor(spiffeId)) {
-    const expiry = brokerEntryExpiry(entry.hint);
-    if (entry.id === keepId || !entry.downstream || expiry === null) continue;
-    if (!entry.parentId.startsWith(agentPrefix)) continue;
-    if (nowSeconds <= expiry + ctx.graceSeconds) continue;
-    if ((await ctx.spire.agent(entry.parentId)) !== null) continue;
-    stale.push({ id: entry.id, parentId: entry.parentId, expiredAt: expiry });
-  }
+  const stale = await staleEntries(ctx.spire, {
+    marker: 'poller-bootstrap-broker',
+    spiffeId,
+    keepId,
+    trustDomain: ctx.trustDomain,
+    graceSeconds: ctx.graceSeconds,
+    nowMs: ctx.now(),
+  });
   if (stale.length === 0) return [];
   await ctx.spire.deleteEntries(stale.map((s) => s.id));
   ctx.metrics.pruned(stale.length);

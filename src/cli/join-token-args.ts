@@ -26,7 +26,12 @@ export interface JoinTokenPlan {
   request: JoinTokenRequest;
   output: { file: string; force: boolean } | null;
   tokenOnly: boolean;
+  /** --prune: delete this tool's stale downstream entries for the same SPIFFE ID, past this grace. */
+  prune: { graceSeconds: number } | null;
 }
+
+/** --prune-grace's default: as the broker's spire.prune_grace_seconds. */
+export const DEFAULT_PRUNE_GRACE_SECONDS = 60;
 
 const OPTIONS = {
   url: { type: 'string' },
@@ -51,6 +56,8 @@ const OPTIONS = {
   'x509-ttl': { type: 'string' },
   'jwt-ttl': { type: 'string' },
   admin: { type: 'boolean' },
+  prune: { type: 'boolean' },
+  'prune-grace': { type: 'string' },
   output: { type: 'string', short: 'o' },
   force: { type: 'boolean' },
   'token-only': { type: 'boolean' },
@@ -163,6 +170,7 @@ export function parseJoinTokenArgs(args: string[]): JoinTokenPlan {
   };
   // The admin API's own rules, named by our flags.
   for (const p of joinTokenRequestProblems(request)) problems.push(flagNames(p));
+  const prune = pruneOption(v, where, problems);
   if (v.output !== undefined && v['token-only']) problems.push('give --output or --token-only, not both');
   if (problems.length > 0 || !where) throw new UsageError('join-token', problems.join('\n  '));
   return {
@@ -170,7 +178,29 @@ export function parseJoinTokenArgs(args: string[]): JoinTokenPlan {
     request,
     output: v.output === undefined ? null : { file: v.output, force: Boolean(v.force) },
     tokenOnly: Boolean(v['token-only']),
+    prune,
   };
+}
+
+function pruneOption(v: Values, where: Reach | undefined, problems: string[]): JoinTokenPlan['prune'] {
+  if (!v.prune) {
+    if (v['prune-grace'] !== undefined) problems.push('--prune-grace: needs --prune');
+    return null;
+  }
+  if (!v['register-downstream']) problems.push('--prune: needs --register-downstream');
+  if (where?.kind === 'admin-api') {
+    problems.push(
+      '--prune: works with --socket-path or --address; behind --url the broker prunes by its spire.prune_stale',
+    );
+  }
+  const given = v['prune-grace'];
+  if (given === undefined) return { graceSeconds: DEFAULT_PRUNE_GRACE_SECONDS };
+  const s = parseDuration(given);
+  if (s === null || s > MAX_TTL_SECONDS) {
+    problems.push(`--prune-grace: expected a duration such as 0, 60 or 5m, got ${JSON.stringify(given)}`);
+    return null;
+  }
+  return { graceSeconds: s };
 }
 
 const FLAGS: [RegExp, string][] = [

@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
 import { SpireApiError } from '../spire/api-error.js';
 import { adminSocket, adminTcp, type SpireEndpoint } from '../spire/endpoint.js';
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
-import { serverClient } from '../spire/server-client.js';
+import { type ServerClient, serverClient } from '../spire/server-client.js';
+import { markedHint, staleEntries } from '../spire/stale-entries.js';
 import { createAdminClient } from '../token/admin-client.js';
 import { TokenError } from '../token/errors.js';
 import { fingerprint } from '../token/fingerprint.js';
@@ -15,15 +16,18 @@ import { spireServerSource } from '../token/source-spire-server.js';
 import { type CliIo, EXIT } from './io.js';
 import { type JoinTokenPlan, parseJoinTokenArgs } from './join-token-args.js';
 
-/** Marks the downstream entries this tool creates, so that only they are ever pruned. */
-export const JOIN_TOKEN_HINT = 'poller-bootstrap join-token';
-
 /** DESIGN §7's 201 body: what ServiceRadar core and the broker answer, and what --output writes. */
 interface Minted {
   token: string;
   expires_at: string;
   parent_spiffe_id: string;
   downstream_entry_id?: string;
+}
+
+/** What a direct registration did besides minting: the entries --prune deleted, or why it could not. */
+interface Pruned {
+  ids: string[];
+  failure?: string;
 }
 
 /** A failure with its exit code and one actionable line. */
@@ -71,7 +75,11 @@ async function viaAdminApi(
   }
 }
 
-async function viaSpire(plan: JoinTokenPlan, endpoint: SpireEndpoint, given: string | undefined) {
+async function viaSpire(
+  plan: JoinTokenPlan,
+  endpoint: SpireEndpoint,
+  given: string | undefined,
+): Promise<{ minted: Minted; pruned?: Pruned }> {
   const client = serverClient(endpoint);
   try {
     // The agent ID is spiffe://<the server's trust domain>/spire/agent/join_token/<token>.
@@ -89,7 +97,7 @@ async function viaSpire(plan: JoinTokenPlan, endpoint: SpireEndpoint, given: str
       parent_spiffe_id: got.parentId,
     };
     const ds = plan.request.downstream;
-    if (!ds) return minted;
+    if (!ds) return { minted };
     const [created] = await client.createEntries([
       {
         spiffeId: ds.spiffeId,
@@ -97,21 +105,56 @@ async function viaSpire(plan: JoinTokenPlan, endpoint: SpireEndpoint, given: str
         selectors: ds.selectors,
         x509SvidTtl: ds.x509SvidTtlSeconds ?? 0,
         jwtSvidTtl: ds.jwtSvidTtlSeconds ?? 0,
-        hint: JOIN_TOKEN_HINT,
+        // Marked with the token's expiry, so that a later --prune knows when it can no longer be used.
+        hint: markedHint(
+          'poller-bootstrap join-token',
+          got.expiresAt ?? new Date(Date.now() + plan.request.ttlSeconds * 1000),
+        ),
         downstream: true,
         ...(ds.admin ? { admin: true } : {}),
       },
     ]);
     if (created?.id) minted.downstream_entry_id = created.id;
-    return minted;
+    if (!plan.prune) return { minted };
+    return {
+      minted,
+      pruned: await prune(client, ds.spiffeId, created?.id, trustDomain, plan.prune.graceSeconds),
+    };
   } finally {
     client.close();
   }
 }
 
-async function mint(plan: JoinTokenPlan): Promise<Minted> {
+/**
+ * Deletes this tool's earlier entries for the downstream SPIFFE ID whose token expired with no agent attested.
+ * The token is already minted by now: a failure here is reported, never allowed to lose it.
+ */
+async function prune(
+  client: ServerClient,
+  spiffeId: string,
+  keepId: string | undefined,
+  trustDomain: string,
+  graceSeconds: number,
+): Promise<Pruned> {
+  try {
+    const stale = await staleEntries(client, {
+      marker: 'poller-bootstrap join-token',
+      spiffeId,
+      trustDomain,
+      graceSeconds,
+      nowMs: Date.now(),
+      ...(keepId ? { keepId } : {}),
+    });
+    await client.deleteEntries(stale.map((e) => e.id));
+    return { ids: stale.map((e) => e.id) };
+  } catch (err) {
+    return { ids: [], failure: (err as Error).message };
+  }
+}
+
+async function mint(plan: JoinTokenPlan): Promise<{ minted: Minted; pruned?: Pruned }> {
   const { reach } = plan;
-  if (reach.kind === 'admin-api') return viaAdminApi(plan, reach);
+  if (reach.kind === 'admin-api') return { minted: await viaAdminApi(plan, reach) };
   if (reach.kind === 'socket') return viaSpire(plan, adminSocket(reach.socketPath), undefined);
   const endpoint = await adminTcp(reach.address, reach.trustDomain, reach.identity).catch((err: Error) => {
     throw new CommandError(`cannot get the admin workload's SVID: ${err.message}`, EXIT.unavailable);
@@ -155,9 +198,10 @@ function exitFor(err: unknown): { code: number; message: string } {
 export async function joinTokenCommand(args: string[], io: CliIo): Promise<number> {
   const plan = parseJoinTokenArgs(args);
   let minted: Minted;
+  let pruned: Pruned | undefined;
   try {
     await checkOutput(plan.output);
-    minted = await mint(plan);
+    ({ minted, pruned } = await mint(plan));
     if (plan.output)
       await writeOutput(plan.output.file, plan.output.force, `${JSON.stringify(minted, null, 2)}\n`);
   } catch (err) {
@@ -165,6 +209,7 @@ export async function joinTokenCommand(args: string[], io: CliIo): Promise<numbe
     io.stderr(`poller-bootstrap join-token: ${maskJoinTokenIds(message)}\n`);
     return code;
   }
+  if (pruned) reportPruned(pruned, plan, io);
   if (plan.tokenOnly) {
     io.stdout(`${minted.token}\n`);
     return EXIT.ok;
@@ -175,9 +220,25 @@ export async function joinTokenCommand(args: string[], io: CliIo): Promise<numbe
     expires_at: minted.expires_at,
     parent_spiffe_id: minted.parent_spiffe_id,
     ...(minted.downstream_entry_id ? { downstream_entry_id: minted.downstream_entry_id } : {}),
+    ...(pruned && !pruned.failure ? { pruned_entry_ids: pruned.ids } : {}),
   };
   io.stdout(`${maskJoinTokenIds(JSON.stringify(shown, null, 2))}\n`);
   if (!plan.output)
     io.stderr('poller-bootstrap join-token: the token is not shown; use --output FILE or --token-only\n');
   return EXIT.ok;
+}
+
+function reportPruned(pruned: Pruned, plan: JoinTokenPlan, io: CliIo): void {
+  const id = plan.request.downstream?.spiffeId;
+  if (pruned.failure) {
+    io.stderr(
+      `poller-bootstrap join-token: warning: the token was minted, but pruning stale entries for ${id} failed: ` +
+        `${maskJoinTokenIds(pruned.failure)}; run --prune again later\n`,
+    );
+  } else if (pruned.ids.length > 0) {
+    io.stderr(
+      `poller-bootstrap join-token: pruned ${pruned.ids.length} stale downstream entr${pruned.ids.length === 1 ? 'y' : 'ies'} ` +
+        `for ${id} (token expired, no agent attested): ${pruned.ids.join(', ')}\n`,
+    );
+  }
 }

@@ -51,6 +51,10 @@ The token:
       --downstream-spiffe-id ID
       --selector TYPE:VALUE  repeatable, e.g. unix:path:/opt/spire/bin/spire-server
       --x509-ttl DURATION, --jwt-ttl DURATION, --admin
+      --prune                with --register-downstream and --socket-path or --address: delete the earlier
+                             entries for the same downstream SPIFFE ID that this command registered and whose
+                             token expired with no agent attested (or whose agent is gone); no other entry
+      --prune-grace DURATION how long past its token's expiry such an entry is kept (default 60s)
 Output:
   -o, --output FILE          the JSON response (with the token), 0600; refuses an existing file without --force
       --force                overwrite --output

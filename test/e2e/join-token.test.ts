@@ -144,12 +144,51 @@ describe('poller-bootstrap join-token', () => {
       'give one of --url, --socket-path and --address',
     ],
     [['--url', 'https://core.example'], '--url: give one credential'],
+    [['--prune'], '--prune: needs --register-downstream'],
+    [[...DOWNSTREAM, '--prune', '--prune-grace', 'soon'], '--prune-grace: expected a duration'],
+    [
+      ['--url', 'https://core.example', '--api-key-file', '/k', ...DOWNSTREAM, '--prune'],
+      'behind --url the broker prunes by its spire.prune_stale',
+    ],
   ])('rejects %j with exit 64 and mints nothing', async (args, message) => {
     const before = await minted();
     const res = run(args.includes('--url') ? args : ['--socket-path', server.socket, ...args]);
     expect(res.status).toBe(64);
     expect(res.stderr).toContain(message);
     expect(await minted()).toBe(before);
+  });
+
+  it('--prune deletes only its own earlier entries whose token expired unused', async () => {
+    const path = '/ns/edge-prune/poller-nested-spire';
+    const ds = [...DOWNSTREAM.slice(0, 2), `spiffe://example.org${path}`, ...DOWNSTREAM.slice(3)];
+    const register = (extra: string[]) => {
+      const res = run(['--socket-path', server.socket, ...ds, ...extra]);
+      expect(res.status, res.stderr).toBe(0);
+      return {
+        shown: JSON.parse(res.stdout) as { downstream_entry_id: string; pruned_entry_ids?: string[] },
+        res,
+      };
+    };
+    const expired = register(['--ttl', '1']).shown.downstream_entry_id;
+    const pending = register(['--ttl', '10m']).shown.downstream_entry_id;
+    // An operator's own entry for the same ID, under an agent that never attested: not this tool's to delete.
+    const operator = await mintToken(server, 1);
+    const [theirs] = await createEntries(server, [
+      {
+        spiffeId: `spiffe://example.org${path}`,
+        parentId: joinTokenAgentId(server, operator.value),
+        selectors: ['unix:uid:0'],
+        downstream: true,
+      },
+    ]);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const { shown, res } = register(['--prune', '--prune-grace', '0']);
+    expect(shown.pruned_entry_ids).toEqual([expired]);
+    expect(res.stderr).toContain(`pruned 1 stale downstream entry for spiffe://example.org${path}`);
+    const left = (await entriesFor(path)).map((e) => e.id).sort();
+    expect(left).toEqual([pending, theirs?.id, shown.downstream_entry_id].sort());
+    // Within the default grace nothing more goes, and the report says so by its empty list.
+    expect(register(['--prune']).shown.pruned_entry_ids).toEqual([]);
   });
 
   it('says the server is unreachable (69)', () => {

@@ -65,6 +65,11 @@ const RUN_BY: [RegExp, string, string][] = [
     'test/unit/cli/broker.test.ts',
     "cli(['broker', 'hash']",
   ],
+  [
+    /^poller-bootstrap join-token --register-downstream --downstream-spiffe-id \S+ --selector \S+ --prune --output \S+$/,
+    'test/e2e/join-token.test.ts',
+    "register(['--prune'])",
+  ],
 ];
 
 const docs = readdirSync(`${ROOT}docs`).filter((f) => f.endsWith('.md'));
