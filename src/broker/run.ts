@@ -1,11 +1,11 @@
 // `poller-bootstrap broker`: load config → credentials and signing key → SPIRE client → listen; then serve until
 // SIGTERM/SIGINT, reloading the users and API keys files (and the TLS certificate) on SIGHUP or an edit.
 
-import { dirname } from 'node:path';
-import { watch } from 'chokidar';
 import { packageVersion } from '../cli/version.js';
-import { aborted, runTasks, type Task } from '../daemon/tasks.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { EXIT } from '../common/exit-codes.js';
+import { aborted, runTasks, signalTask } from '../daemon/tasks.js';
+import { watchFiles } from '../daemon/watch.js';
+import { createLogger } from '../observability/logger.js';
 import { createApp } from './app.js';
 import { createBrokerAudit } from './audit.js';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
@@ -15,45 +15,6 @@ import { limiter } from './rate-limit.js';
 import { type BrokerServer, startBrokerServer } from './server.js';
 import { createSessions } from './sessions.js';
 import { adminSocketSpire } from './spire.js';
-
-const EX_UNAVAILABLE = 69;
-
-/** Watches the credential files' folders (editors replace files) and calls `changed` for an edit of one. */
-function watchTask(files: string[], changed: () => void, logger: Logger): Task {
-  return async (signal) => {
-    if (files.length === 0) return aborted(signal);
-    const wanted = new Set(files);
-    const dirs = new Set(files.map((f) => dirname(f)));
-    const watcher = watch([...dirs], {
-      ignoreInitial: true,
-      depth: 0,
-      ignored: (path: string) => !wanted.has(path) && !dirs.has(path),
-      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
-    });
-    watcher.on('all', (event, path) => {
-      if ((event === 'add' || event === 'change') && wanted.has(path)) changed();
-    });
-    watcher.on('error', (err) => logger.warn({ err: String(err) }, 'file watch failed'));
-    await aborted(signal);
-    await watcher.close();
-  };
-}
-
-function signalTask(root: AbortController, reload: () => void, logger: Logger): Task {
-  return async (signal) => {
-    const stop = (name: string) => {
-      logger.info({ signal: name }, 'stopping');
-      root.abort();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.on('SIGHUP', reload);
-    await aborted(signal);
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', reload);
-  };
-}
 
 async function listen(
   config: BrokerConfig,
@@ -69,7 +30,7 @@ async function listen(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw Object.assign(new Error(`cannot listen on ${config.listen.host}:${config.listen.port} (${code})`), {
-      exitCode: EX_UNAVAILABLE,
+      exitCode: EXIT.unavailable,
     });
   }
 }
@@ -152,7 +113,7 @@ export async function runBroker({ configPath }: { configPath: string }): Promise
     await runTasks(
       {
         signals: signalTask(root, reload, logger),
-        watch: watchTask(files, reload, logger),
+        watch: watchFiles(files, { changed: reload }, logger),
         server: async (signal) => {
           await aborted(signal);
           await server.close();

@@ -1,17 +1,9 @@
 // What every subcommand shares: its input/output seam, the sysexits codes, and how errors are reported.
 
+import { EXIT } from '../common/exit-codes.js';
 import type { ConfigError } from '../config/errors.js';
 
-/** sysexits (DESIGN §2). */
-export const EXIT = {
-  ok: 0,
-  usage: 64,
-  unavailable: 69,
-  internal: 70,
-  cantCreate: 73,
-  noPerm: 77,
-  config: 78,
-} as const;
+export { EXIT };
 
 /** The daemon entry point `run` calls; src/daemon/run.ts provides it. Resolves to the exit code. */
 export type RunDaemon = (opts: { configPath: string }) => Promise<number>;

@@ -1,7 +1,8 @@
 // The configuration domain's one error type, carrying every problem found.
+import { EXIT } from '../common/exit-codes.js';
 
 /** sysexits EX_CONFIG: the CLI exits with this when the configuration is invalid. */
-export const EXIT_CONFIG = 78;
+export const EXIT_CONFIG = EXIT.config;
 
 export interface ConfigIssue {
   /** The key as the user wrote it: a dotted JSON path (`upstream.server_port`) or an environment variable. */

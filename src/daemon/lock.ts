@@ -2,14 +2,14 @@
 // names its holder (pid and start time), so a stale one left by a crash is recognised and taken over.
 import { link, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EXIT } from '../common/exit-codes.js';
 import { isSameProcess, type ProcessIdentity, processStartTime } from '../supervisor/proc.js';
 import { writeSecretFile } from '../token/secret-file.js';
 
 /** Another daemon holds the state directory. */
 export class LockError extends Error {
   override readonly name = 'LockError';
-  /** sysexits EX_UNAVAILABLE. */
-  readonly exitCode = 69;
+  readonly exitCode = EXIT.unavailable;
   readonly holder: number;
 
   constructor(stateDir: string, holder: number) {

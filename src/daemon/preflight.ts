@@ -4,9 +4,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Config } from '../config/types.js';
 
-/** sysexits EX_UNAVAILABLE: a required program is missing. */
-export const EX_UNAVAILABLE = 69;
-
 export interface MissingBinary {
   readonly key: 'spire.agent_path' | 'spire.server_path';
   readonly path: string;
@@ -47,7 +44,7 @@ export function missingBinariesMessage(missing: readonly MissingBinary[]): strin
   return `${lines.join('')}poller-bootstrap: ${names} come from SPIRE's release archives (no distribution packages them); see docs/install.md\n`;
 }
 
-/** True when both binaries are there; otherwise prints why to stderr (the caller exits EX_UNAVAILABLE). */
+/** True when both binaries are there; otherwise prints why to stderr (the caller exits EXIT.unavailable). */
 export function spireBinariesPresent(
   config: Pick<Config, 'spire'>,
   write: (text: string) => void = (text) => process.stderr.write(text),

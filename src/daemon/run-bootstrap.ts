@@ -22,7 +22,7 @@ import { CHILDREN } from './machine.js';
 import { createNotifier, type SystemdNotifier } from './notify.js';
 import { createObserver, type Observer } from './observe.js';
 import type { StatusSource } from './status-source.js';
-import { aborted, runTasks, type Task } from './tasks.js';
+import { aborted, runTasks, signalTask } from './tasks.js';
 import { buildTokenSources } from './token-sources.js';
 import { watchInputs } from './watch.js';
 
@@ -44,23 +44,6 @@ function withNotifyStatus(observer: Observer, notifier: SystemdNotifier): Observ
       observer.transition(before, after, event);
       if (after.phase !== before.phase) void notifier.phase(after.phase);
     },
-  };
-}
-
-/** SIGTERM/SIGINT abort the root; SIGHUP reloads. */
-function signalTask(root: AbortController, reload: () => void, logger: Logger): Task {
-  return async (signal) => {
-    const onStop = (name: string) => {
-      logger.info({ signal: name }, 'stopping');
-      root.abort();
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', reload);
-    await aborted(signal);
-    process.off('SIGTERM', onStop);
-    process.off('SIGINT', onStop);
-    process.off('SIGHUP', reload);
   };
 }
 

@@ -1,5 +1,6 @@
 // The daemon's long-running parts run as tasks under one root signal, as spiffe-helper's (and SPIRE's)
 // RunTasks: all run at once, the first failure cancels the others, and cancellation is not an error.
+import type { Logger } from '../observability/logger.js';
 
 export type Task = (signal: AbortSignal) => Promise<void>;
 
@@ -33,6 +34,23 @@ export async function runTasks(tasks: Record<string, Task>, root: AbortControlle
 
 const isCancellation = (err: unknown, signal: AbortSignal) =>
   err === signal.reason || (err instanceof Error && err.name === 'AbortError');
+
+/** SIGTERM and SIGINT abort `root` (a clean stop); SIGHUP calls `reload`. */
+export function signalTask(root: AbortController, reload: () => void, logger: Logger): Task {
+  return async (signal) => {
+    const stop = (name: string) => {
+      logger.info({ signal: name }, 'stopping');
+      root.abort();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', reload);
+    await aborted(signal);
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', reload);
+  };
+}
 
 /** Resolves once `signal` aborts. */
 export function aborted(signal: AbortSignal): Promise<void> {

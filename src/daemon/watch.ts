@@ -1,11 +1,11 @@
-// Watches what can unblock or change the bootstrap: the config file, the token drop-in file and the trust
-// bundle. Their folders are watched, not the files: editors and config management replace a file by deleting
-// and re-creating it, which a watch on the file itself would not survive.
+// Watches files that can unblock or change a running process: the daemon's config, token drop-in file and trust
+// bundle; the broker's credential files. Their folders are watched, not the files: editors and config management
+// replace a file by deleting and re-creating it, which a watch on the file itself would not survive.
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { watch } from 'chokidar';
 import type { Logger } from '../observability/logger.js';
-import { aborted } from './tasks.js';
+import { aborted, type Task } from './tasks.js';
 
 export interface WatchedInputs {
   config: string;
@@ -52,28 +52,54 @@ function modeChanges(file: string, onChange: () => void) {
   };
 }
 
-/** A task: watches until `signal` aborts. */
-export function watchInputs(paths: WatchedInputs, on: InputHandlers, logger: Logger) {
-  return async (signal: AbortSignal): Promise<void> => {
-    const files = new Set([paths.config, paths.tokenFile, ...(paths.trustBundle ? [paths.trustBundle] : [])]);
-    const dirs = new Set([...files].map((f) => dirname(f)));
+/**
+ * A task: calls `changed(path)` when one of `files` is written, replaced or created, until `signal` aborts.
+ * `raw` sees chokidar's raw events (for what its own events miss).
+ */
+export function watchFiles(
+  files: readonly string[],
+  on: { changed(path: string): void; ready?(): void; raw?(name: string, details: unknown): void },
+  logger: Logger,
+): Task {
+  return async (signal) => {
+    if (files.length === 0) return aborted(signal);
+    const wanted = new Set(files);
+    const dirs = new Set(files.map((f) => dirname(f)));
     const watcher = watch([...dirs], {
       ignoreInitial: true,
       depth: 0,
-      ignored: (path: string) => !files.has(path) && !dirs.has(path),
+      ignored: (path: string) => !wanted.has(path) && !dirs.has(path),
       awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },
     });
     watcher.on('all', (event, path) => {
-      if (event !== 'add' && event !== 'change') return;
-      if (path === paths.config) on.configChanged();
-      if (path === paths.tokenFile) on.tokenFileArrived();
-      if (path === paths.trustBundle) on.trustBundleChanged();
+      if ((event === 'add' || event === 'change') && wanted.has(path)) on.changed(path);
     });
-    const mode = modeChanges(paths.tokenFile, on.tokenFileArrived);
-    watcher.on('ready', () => void mode.seed());
-    watcher.on('raw', (_event, name, details) => mode.saw(name, details));
+    if (on.ready) watcher.on('ready', on.ready);
+    if (on.raw) {
+      const raw = on.raw;
+      watcher.on('raw', (_event, name, details) => raw(name, details));
+    }
     watcher.on('error', (err) => logger.warn({ err: String(err) }, 'file watch failed'));
     await aborted(signal);
     await watcher.close();
   };
+}
+
+/** A task: watches the daemon's inputs until `signal` aborts. */
+export function watchInputs(paths: WatchedInputs, on: InputHandlers, logger: Logger): Task {
+  const mode = modeChanges(paths.tokenFile, on.tokenFileArrived);
+  const files = [paths.config, paths.tokenFile, ...(paths.trustBundle ? [paths.trustBundle] : [])];
+  return watchFiles(
+    [...new Set(files)],
+    {
+      changed(path) {
+        if (path === paths.config) on.configChanged();
+        if (path === paths.tokenFile) on.tokenFileArrived();
+        if (path === paths.trustBundle) on.trustBundleChanged();
+      },
+      ready: () => void mode.seed(),
+      raw: (name, details) => mode.saw(name, details),
+    },
+    logger,
+  );
 }

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { splitDer, toPem } from './der.js';
+import { toPem } from './der.js';
 import { spiffeIdFromSan } from './spiffe-id.js';
 import { fetchX509Svid, type WorkloadSvid } from './workload-api.js';
 

@@ -20,6 +20,8 @@ interface EntryMsg {
   jwt_svid_ttl: number;
   hint: string;
   downstream: boolean;
+  /** Unix seconds; set by the server. */
+  created_at: number;
 }
 interface BatchResult {
   status: { code: number; message: string };
@@ -118,6 +120,22 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
     }));
   };
 
+  /** ListEntries with `filter`, every page. */
+  const listEntries = async (filter: object): Promise<EntryMsg[]> => {
+    const out: EntryMsg[] = [];
+    let page_token = '';
+    do {
+      const res = await call<{ entries: EntryMsg[]; next_page_token: string }>(entry, 'ListEntries', {
+        filter,
+        page_size: 500,
+        page_token,
+      });
+      out.push(...res.entries);
+      page_token = res.next_page_token;
+    } while (page_token);
+    return out;
+  };
+
   return {
     /** The server's trust domain, as its bundle names it. */
     async trustDomain(): Promise<string> {
@@ -132,29 +150,16 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
 
     /** Every entry under `parentId`, following pages. */
     async entriesUnder(parentId: string): Promise<ManagedEntry[]> {
-      const out: ManagedEntry[] = [];
-      let page_token = '';
-      do {
-        const res = await call<{ entries: EntryMsg[]; next_page_token: string }>(entry, 'ListEntries', {
-          filter: { by_parent_id: toMsg(parentId) },
-          page_size: 500,
-          page_token,
-        });
-        for (const e of res.entries) {
-          out.push({
-            id: e.id,
-            spiffeId: fromMsg(e.spiffe_id),
-            parentId: fromMsg(e.parent_id),
-            selectors: e.selectors.map((s) => `${s.type}:${s.value}`),
-            x509SvidTtl: e.x509_svid_ttl,
-            jwtSvidTtl: e.jwt_svid_ttl,
-            hint: e.hint,
-            downstream: e.downstream,
-          });
-        }
-        page_token = res.next_page_token;
-      } while (page_token);
-      return out;
+      return (await listEntries({ by_parent_id: toMsg(parentId) })).map((e) => ({
+        id: e.id,
+        spiffeId: fromMsg(e.spiffe_id),
+        parentId: fromMsg(e.parent_id),
+        selectors: e.selectors.map((s) => `${s.type}:${s.value}`),
+        x509SvidTtl: e.x509_svid_ttl,
+        jwtSvidTtl: e.jwt_svid_ttl,
+        hint: e.hint,
+        downstream: e.downstream,
+      }));
     },
 
     /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
@@ -191,27 +196,14 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
 
     /** Every entry with this SPIFFE ID, following pages. */
     async entriesFor(spiffeId: string): Promise<ListedEntry[]> {
-      const out: ListedEntry[] = [];
-      let page_token = '';
-      do {
-        const res = await call<{ entries: (EntryMsg & { created_at: number })[]; next_page_token: string }>(
-          entry,
-          'ListEntries',
-          { filter: { by_spiffe_id: toMsg(spiffeId) }, page_size: 500, page_token },
-        );
-        for (const e of res.entries) {
-          out.push({
-            id: e.id,
-            spiffeId: fromMsg(e.spiffe_id),
-            parentId: fromMsg(e.parent_id),
-            downstream: e.downstream,
-            hint: e.hint,
-            createdAt: e.created_at,
-          });
-        }
-        page_token = res.next_page_token;
-      } while (page_token);
-      return out;
+      return (await listEntries({ by_spiffe_id: toMsg(spiffeId) })).map((e) => ({
+        id: e.id,
+        spiffeId: fromMsg(e.spiffe_id),
+        parentId: fromMsg(e.parent_id),
+        downstream: e.downstream,
+        hint: e.hint,
+        createdAt: e.created_at,
+      }));
     },
 
     /** Deletes entries by id; one that is already gone counts as deleted. */

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey, hashPassword } from '../../src/broker/hash.js';
+import { selfSignedCert } from '../fixtures/tls.js';
 import { freePort, type Proc, spawnProc } from '../sim/launch.js';
 import { type SimServer, startServer } from '../sim/topology.js';
 import { DAEMON } from './harness.js';
@@ -50,29 +51,6 @@ export async function startClusterServer(dir: string): Promise<{ server: SimServ
   return { server, controlPort };
 }
 
-function selfSignedCert(dir: string): { cert: string; key: string } {
-  const key = join(dir, 'tls.key');
-  const cert = join(dir, 'tls.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ].concat(['-days', '1', '-subj', '/CN=join-token-broker', '-addext', 'subjectAltName=IP:127.0.0.1']),
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 /** Writes the broker's files and starts it; resolves once it serves. */
 export async function startBroker(dir: string, options: BrokerOptions = {}): Promise<Broker> {
   mkdirSync(dir, { recursive: true });
@@ -96,7 +74,7 @@ export async function startBroker(dir: string, options: BrokerOptions = {}): Pro
   writeFileSync(apiKeysFile, JSON.stringify({ api_keys: apiKeys }), { mode: 0o600 });
   const port = await freePort();
   const auditPath = join(dir, 'state', 'audit.jsonl');
-  const tls = options.https ? selfSignedCert(dir) : undefined;
+  const tls = options.https ? selfSignedCert(dir, 'join-token-broker') : undefined;
   const config: Record<string, unknown> = {
     trust_domain: server.trustDomain,
     listen: `127.0.0.1:${port}`,

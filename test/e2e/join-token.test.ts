@@ -200,43 +200,17 @@ describe('poller-bootstrap join-token', () => {
   });
 
   it('mints through the admin API with the login flow, and says which credential was refused (77)', async () => {
-    const ok = run([
-      '--url',
-      admin.url,
-      '--allow-http',
-      '--username',
-      'ops',
-      '--password-file',
-      files.password,
-      '--token-only',
-      ...DOWNSTREAM,
-    ]);
+    const login = (user: string, passwordFile: string, ...more: string[]) =>
+      run(['--url', admin.url, '--allow-http', '--username', user, '--password-file', passwordFile, ...more]);
+    const ok = login('ops', files.password, '--token-only', ...DOWNSTREAM);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^[A-Za-z0-9-]+\n$/);
-    const viewer = run([
-      '--url',
-      admin.url,
-      '--allow-http',
-      '--username',
-      'viewer',
-      '--password-file',
-      files.password,
-      ...DOWNSTREAM,
-    ]);
+    const viewer = login('viewer', files.password, ...DOWNSTREAM);
     expect(viewer.status).toBe(77);
     expect(viewer.stderr).toContain('it needs the admin role');
     const wrong = join(box.root, 'wrong');
     writeFileSync(wrong, 'not-the-password', { mode: 0o600 });
-    const refused = run([
-      '--url',
-      admin.url,
-      '--allow-http',
-      '--username',
-      'ops',
-      '--password-file',
-      wrong,
-      ...DOWNSTREAM,
-    ]);
+    const refused = login('ops', wrong, ...DOWNSTREAM);
     expect(refused.status).toBe(77);
     expect(refused.stderr).toContain('admin API refused the login of user "ops"');
   });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminClient } from '../../../src/token/admin-client.js';
+import { selfSignedCert } from '../../fixtures/tls.js';
 import { rejection } from './rejection.js';
 
 const REQUEST = { ttlSeconds: 900, registerDownstream: false };
@@ -15,44 +15,18 @@ let url: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'admin-tls-'));
-  // A throwaway self-signed certificate for 127.0.0.1; it is its own CA.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=poller-bootstrap-test',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const tls = selfSignedCert(dir, 'poller-bootstrap-test');
   await writeFile(join(dir, 'api-key'), 'tls-test-key', { mode: 0o600 });
-  server = createServer(
-    { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
-    (_req, res) => {
-      res.writeHead(201, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          token: 'tls-token',
-          expires_at: '2030-01-01T00:00:00Z',
-          parent_spiffe_id: 'spiffe://td/spire/agent/join_token/tls-token',
-        }),
-      );
-    },
-  );
+  server = createServer({ key: await readFile(tls.key), cert: await readFile(tls.cert) }, (_req, res) => {
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        token: 'tls-token',
+        expires_at: '2030-01-01T00:00:00Z',
+        parent_spiffe_id: 'spiffe://td/spire/agent/join_token/tls-token',
+      }),
+    );
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -67,7 +41,7 @@ describe('admin API client over TLS', () => {
   it('trusts the server through the configured CA file', async () => {
     const client = await createAdminClient({
       url,
-      caFile: join(dir, 'cert.pem'),
+      caFile: join(dir, 'tls.crt'),
       auth: { kind: 'api-key', keyFile: join(dir, 'api-key') },
     });
     try {
