@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Agent } from 'undici';
-import { type DescribedCredential, type HttpContext, postJson, statusError } from './admin-http.js';
+import { agentFor, type DescribedCredential, type HttpContext, postJson, statusError } from './admin-http.js';
 import { type AdminClientOptions, checkAdminOptions } from './admin-options.js';
 import { jsonObject, type MintedToken, parseMinted, protocolError } from './admin-reply.js';
 import { type JoinTokenRequest, joinTokenRequestProblems, toWireRequest } from './admin-request.js';
@@ -35,9 +34,7 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
       throw fileError(`cannot read CA file ${options.caFile}`, options.caFile as string, 'admin-api', err);
     });
   }
-  const dispatcher = new Agent({
-    connect: { timeout: options.connectTimeoutMs ?? 10_000, ...(ca ? { ca } : {}) },
-  });
+  const agent = agentFor(base, ca);
   const auth = options.auth;
   let bearer: string | undefined; // cached access_token of the login flow
   // Every credential used lately (including a session just dropped), scrubbed from every quoted message.
@@ -48,7 +45,8 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
   };
   const ctx: HttpContext = {
     base,
-    dispatcher,
+    agent,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     timeoutMs: options.timeoutMs ?? 30_000,
     now: options.now ?? Date.now,
     secrets: () => known,
@@ -160,7 +158,7 @@ export async function createAdminClient(options: AdminClientOptions): Promise<Ad
       return { credential: 'not-checked', serverTime: reply.date };
     },
     async close() {
-      await dispatcher.close();
+      agent.destroy();
     },
   };
 }

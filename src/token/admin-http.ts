@@ -1,4 +1,7 @@
-import { type Agent, fetch, type Response } from 'undici';
+// Node's own HTTP client: the admin API needs one POST with a private CA, a connect timeout, a total timeout and a
+// capped body, all of which node:http does; fetch would need undici's Agent for the CA, a 60 ms, 6 MiB import.
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { flattenControlChars } from '../common/control-chars.js';
 import { type AdminCredential, redact, TokenError } from './errors.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -7,7 +10,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface HttpContext {
   base: URL;
-  dispatcher: Agent;
+  /** Keeps the connection (and its TLS session) between the login and the mint; https.Agent for https. */
+  agent: http.Agent;
+  connectTimeoutMs: number;
   timeoutMs: number;
   now: () => number;
   /** Values to scrub from anything we quote back (server bodies, error causes). */
@@ -22,10 +27,50 @@ export interface HttpReply {
   date: number | undefined;
 }
 
-const dateOf = (res: Response): number | undefined => {
-  const at = Date.parse(res.headers.get('date') ?? '');
+const dateOf = (res: http.IncomingMessage): number | undefined => {
+  const at = Date.parse(res.headers.date ?? '');
   return Number.isNaN(at) ? undefined : at;
 };
+
+/** The agent for `base`: https with the private CA (if any), else plain http (loopback tests only). */
+export function agentFor(base: URL, ca: string | undefined): http.Agent {
+  return base.protocol === 'https:'
+    ? new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) })
+    : new http.Agent({ keepAlive: true });
+}
+
+/** Sends the request; resolves with the response head. A connection not made in time fails ETIMEDOUT. */
+function send(
+  ctx: HttpContext,
+  url: URL,
+  payload: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(payload)) },
+        agent: ctx.agent,
+        signal,
+      },
+      resolve,
+    );
+    req.on('error', reject);
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection
+      const timer = setTimeout(
+        () => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+        ctx.connectTimeoutMs,
+      );
+      socket.once('connect', () => clearTimeout(timer));
+      req.once('close', () => clearTimeout(timer));
+    });
+    req.end(payload);
+  });
+}
 
 // Certificate problems are configuration, not weather: retrying soon will not help.
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ALTNAME/;
@@ -43,19 +88,18 @@ export async function postJson(
   const timeout = AbortSignal.timeout(ctx.timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-      body: JSON.stringify(body),
-      redirect: 'error',
-      signal: combined,
-      // undici's own fetch with its own Agent (custom CA, connect timeout): never mixed with Node's built-in one.
-      dispatcher: ctx.dispatcher,
-    });
+    // Redirects are not followed: a 3xx is an answer like any other, and says where it points.
+    const res = await send(
+      ctx,
+      url,
+      JSON.stringify(body),
+      { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      combined,
+    );
     const text = await readCapped(res, where);
     return {
-      status: res.status,
-      retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), ctx.now()),
+      status: res.statusCode ?? 0,
+      retryAfterMs: parseRetryAfter(res.headers['retry-after'] ?? null, ctx.now()),
       body: text,
       date: dateOf(res),
     };
@@ -82,31 +126,30 @@ export async function postJson(
   }
 }
 
-async function readCapped(res: Response, where: string): Promise<string> {
+async function readCapped(res: http.IncomingMessage, where: string): Promise<string> {
   const tooLarge = () =>
-    new TokenError(`admin API at ${where} answered ${res.status} with a body over ${MAX_BODY_BYTES} bytes`, {
-      code: 'protocol',
-      source: 'admin-api',
-      retry: 'backoff',
-      status: res.status,
-    });
-  if (Number(res.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
-    await res.body?.cancel();
+    new TokenError(
+      `admin API at ${where} answered ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes`,
+      {
+        code: 'protocol',
+        source: 'admin-api',
+        retry: 'backoff',
+        status: res.statusCode,
+      },
+    );
+  if (Number(res.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+    res.destroy();
     throw tooLarge();
   }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
     if (total > MAX_BODY_BYTES) {
-      await reader.cancel();
+      res.destroy();
       throw tooLarge();
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -197,7 +240,7 @@ function rbacHint(cred: DescribedCredential, body: string): string {
   return '; with RBAC enabled, ServiceRadar refuses API keys on /api/admin/*: configure a login instead';
 }
 
-// The errno/OpenSSL code from fetch's cause chain ("fetch failed" → cause → ...), else the innermost message.
+// The errno/OpenSSL code from the error or its cause chain, else the innermost message.
 function errorCode(err: unknown): string {
   let e: unknown = err;
   let message = err instanceof Error ? err.message : 'unknown error';
