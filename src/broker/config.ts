@@ -7,6 +7,7 @@ import { DEFAULT_SPIRE_SERVER_SOCKET } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
 import { isLoopbackHost } from '../observability/http.js';
 import type { LogLevel } from '../observability/logger.js';
+import { DEFAULT_PRUNE_GRACE_SECONDS } from '../spire/stale-entries.js';
 import { type BrokerFileConfig, decodeBrokerFile } from './config-schema.js';
 import { compileTemplate, type PathTemplate } from './templates.js';
 
@@ -135,7 +136,7 @@ function fillDefaults(file: BrokerFileConfig): BrokerConfig {
       socketPath: file.spire?.socket_path ?? DEFAULT_SPIRE_SERVER_SOCKET,
       timeoutMs: Math.round((file.spire?.timeout_seconds ?? 10) * 1000),
       pruneStale: file.spire?.prune_stale ?? false,
-      pruneGraceSeconds: file.spire?.prune_grace_seconds ?? 60,
+      pruneGraceSeconds: file.spire?.prune_grace_seconds ?? DEFAULT_PRUNE_GRACE_SECONDS,
     },
     auth: {
       usersFile: auth.users_file ?? null,

@@ -1,7 +1,8 @@
 // POST /api/admin/spire/join-tokens once the caller is authenticated: decode, policy, rate limits — all before
 // anything is minted — then CreateJoinToken, the downstream entry, pruning, the audit line and the 201.
 
-import { maskJoinTokenIds } from '../spire/join-token-id.js';
+import { downstreamEntry } from '../spire/downstream-entry.js';
+import { joinTokenAgentId, maskJoinTokenIds } from '../spire/join-token-id.js';
 import { fingerprint } from '../token/fingerprint.js';
 import type { BrokerAudit, BrokerAuditEvent } from './audit.js';
 import type { AuthMethod } from './auth.js';
@@ -9,7 +10,7 @@ import type { BrokerConfig } from './config.js';
 import type { Principal } from './credentials.js';
 import type { BrokerMetrics } from './metrics.js';
 import { type Denial, decide } from './policy.js';
-import { brokerHint, pruneStale } from './prune.js';
+import { pruneStale } from './prune.js';
 import type { Limiter } from './rate-limit.js';
 import { errorReply, type Reply, rfc3339 } from './reply.js';
 import { type BrokerRequest, decodeRequest } from './request.js';
@@ -92,7 +93,7 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
     minted = await ctx.spire.createJoinToken(ttl, req.clientSpiffeId);
   } catch (error) {
     const mayHave = (error as { mayHaveMinted?: unknown }).mayHaveMinted === true;
-    ctx.metrics.failed('create-token', false);
+    ctx.metrics.failed('create-token', mayHave);
     const reason = `${spireWords(error)}${mayHave ? '; SPIRE may have created a token before failing' : ''}`;
     await ctx.audit.record({
       kind: 'issuance-failed',
@@ -103,7 +104,7 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
     return errorReply(502, `spire: create join token: ${reason}`);
   }
   const fp = fingerprint(minted.token);
-  const parentId = `spiffe://${ctx.config.trustDomain}/spire/agent/join_token/${minted.token}`;
+  const parentId = joinTokenAgentId(ctx.config.trustDomain, minted.token);
   const issued = { ...base, fingerprint: fp, expiresAt: minted.expiresAt, parentId };
   const response: Record<string, string> = {
     token: minted.token,
@@ -114,18 +115,9 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
   if (req.registerDownstream && ds) {
     let entryId: string;
     try {
-      ({ id: entryId } = await ctx.spire.createEntry({
-        spiffeId: ds.spiffeId,
-        parentId,
-        selectors: ds.selectors,
-        x509SvidTtl: ds.x509SvidTtlSeconds ?? 0,
-        jwtSvidTtl: ds.jwtSvidTtlSeconds ?? 0,
-        admin: ds.admin ?? false,
-        storeSvid: ds.storeSvid ?? false,
-        dnsNames: ds.dnsNames ?? [],
-        federatesWith: ds.federatesWith ?? [],
-        hint: brokerHint(minted.expiresAt),
-      }));
+      ({ id: entryId } = await ctx.spire.createEntry(
+        downstreamEntry(ds, parentId, 'poller-bootstrap-broker', minted.expiresAt),
+      ));
     } catch (error) {
       ctx.metrics.failed('create-entry', true);
       const reason = `${spireWords(error)}; a join token was minted and left unused: SPIRE cannot revoke it, it expires at ${rfc3339(minted.expiresAt)}`;

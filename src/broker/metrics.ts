@@ -72,7 +72,7 @@ export function createBrokerMetrics(options: { version: string; defaultMetrics?:
   });
   const unused = new Counter({
     name: name('tokens_unused_total'),
-    help: 'Join tokens minted but not handed out (the entry could not be created); SPIRE cannot revoke them.',
+    help: 'Join tokens minted, or maybe minted (a timeout), but not handed out; SPIRE cannot revoke them.',
     registers,
   });
   const pruned = new Counter({

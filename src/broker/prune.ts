@@ -2,13 +2,10 @@
 // deletes the broker's earlier entries whose agent never attested before that token expired, or no longer exists.
 
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
-import { markedHint, staleEntries } from '../spire/stale-entries.js';
+import { staleEntries } from '../spire/stale-entries.js';
 import type { BrokerAudit } from './audit.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { BrokerSpire } from './spire.js';
-
-/** The hint of an entry the broker creates for a token expiring at `expiresAt`. */
-export const brokerHint = (expiresAt: Date): string => markedHint('poller-bootstrap-broker', expiresAt);
 
 export interface PruneContext {
   trustDomain: string;

@@ -94,18 +94,26 @@ export async function runBroker({ configPath }: { configPath: string }): Promise
     { version, url: server.url, spireSocket: config.spire.socketPath, trustDomain: config.trustDomain },
     'join-token broker serving',
   );
+  // The credentials and the TLS certificate are reloaded independently: a broken users file must not hold back
+  // a renewed certificate, nor a bad certificate the credentials.
   const reload = () => {
-    loadCredentials(config)
-      .then(async (next) => {
+    loadCredentials(config).then(
+      (next) => {
         credentials = next;
-        await server.reloadTls();
         metrics.reload('success');
         logger.info({ users: next.users.size, apiKeys: next.apiKeys.length }, 'credentials reloaded');
-      })
-      .catch((error: Error) => {
+      },
+      (error: Error) => {
         metrics.reload('failure');
         logger.error({ err: error.message }, 'credentials reload failed, keeping the loaded ones');
-      });
+      },
+    );
+    if (!config.tls) return;
+    server.reloadTls().then(
+      () => logger.info({ certFile: config.tls?.certFile }, 'TLS certificate reloaded'),
+      (error: Error) =>
+        logger.error({ err: error.message }, 'TLS certificate reload failed, keeping the loaded one'),
+    );
   };
   const root = new AbortController();
   const files = [auth.usersFile, auth.apiKeysFile].filter((f): f is string => f !== null);

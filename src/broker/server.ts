@@ -18,12 +18,12 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // Over the limit, the rest is read and dropped until the 413 is sent, then the connection is closed: a
+    // socket destroyed at once would leave the client with a reset instead of the answer.
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new BodyTooLarge());
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size > MAX_BODY) reject(new BodyTooLarge());
+      else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
@@ -82,6 +82,7 @@ export async function startBrokerServer(options: {
           return {
             status: 413,
             body: { message: `request body over ${MAX_BODY} bytes`, status: 413 },
+            headers: { connection: 'close' },
             route: 'other' as const,
           };
         logger.error({ err: error instanceof Error ? error.message : String(error), path }, 'request failed');
@@ -97,6 +98,7 @@ export async function startBrokerServer(options: {
         if (!res.headersSent)
           res.writeHead(reply.status, { ...headers, 'content-length': Buffer.byteLength(body) });
         res.end(req.method === 'HEAD' ? undefined : body);
+        if (reply.status === 413) res.once('finish', () => req.destroy());
         const ms = performance.now() - started;
         options.onDone?.(reply.route, ms / 1000);
         logger.info(

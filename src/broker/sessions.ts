@@ -7,6 +7,7 @@ import { createPrivateKey, createPublicKey, type KeyObject, randomUUID } from 'n
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ConfigError } from '../config/errors.js';
 import { readSecretFile } from '../token/secret-file.js';
+import { rfc3339 } from './reply.js';
 
 const ISSUER = 'poller-bootstrap-broker';
 const AUDIENCE = 'join-token-broker';
@@ -56,8 +57,6 @@ export async function loadSigningKey(keyFile: string): Promise<KeyObject> {
   return key;
 }
 
-const rfc3339 = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
-
 /** Issues and verifies session tokens with the key in `options.keyFile`. */
 export async function createSessions(options: SessionOptions): Promise<Sessions> {
   const key = await loadSigningKey(options.keyFile);
@@ -80,7 +79,7 @@ export async function createSessions(options: SessionOptions): Promise<Sessions>
       return {
         access_token: await sign(username, 'access', iat, exp),
         refresh_token: await sign(username, 'refresh', iat, iat + options.refreshTtlSeconds),
-        expires_at: rfc3339(exp),
+        expires_at: rfc3339(new Date(exp * 1000)),
       };
     },
     async verify(token, kind) {

@@ -5,6 +5,7 @@ import { parseDuration } from '../common/duration.js';
 import { parseHostPort } from '../config/checks.js';
 import { DEFAULT_SPIRE_SERVER_SOCKET } from '../config/defaults.js';
 import { parseSpiffeId } from '../spire/spiffe-id.js';
+import { DEFAULT_PRUNE_GRACE_SECONDS } from '../spire/stale-entries.js';
 import type { AdminAuth } from '../token/admin-options.js';
 import { type JoinTokenRequest, joinTokenRequestProblems } from '../token/admin-request.js';
 import { UsageError } from './io.js';
@@ -29,9 +30,6 @@ export interface JoinTokenPlan {
   /** --prune: delete this tool's stale downstream entries for the same SPIFFE ID, past this grace. */
   prune: { graceSeconds: number } | null;
 }
-
-/** --prune-grace's default: as the broker's spire.prune_grace_seconds. */
-export const DEFAULT_PRUNE_GRACE_SECONDS = 60;
 
 const OPTIONS = {
   url: { type: 'string' },
@@ -169,7 +167,12 @@ export function parseJoinTokenArgs(args: string[]): JoinTokenPlan {
       : {}),
   };
   // The admin API's own rules, named by our flags.
-  for (const p of joinTokenRequestProblems(request)) problems.push(flagNames(p));
+  for (const p of joinTokenRequestProblems(request)) {
+    const named = flagNames(p);
+    if (named !== null) problems.push(named);
+  }
+  const kind = v.url !== undefined ? 'admin-api' : v.address !== undefined ? 'tcp' : 'socket';
+  unusedFlags(v, kind, problems);
   const prune = pruneOption(v, where, problems);
   if (v.output !== undefined && v['token-only']) problems.push('give --output or --token-only, not both');
   if (problems.length > 0 || !where) throw new UsageError('join-token', problems.join('\n  '));
@@ -204,6 +207,8 @@ function pruneOption(v: Values, where: Reach | undefined, problems: string[]): J
 }
 
 const FLAGS: [RegExp, string][] = [
+  // Said already, by its flag: --register-downstream needs --downstream-spiffe-id.
+  [/^downstream: required/, ''],
   [/^client_spiffe_id:/, '--spiffe-id:'],
   [/^ttl_seconds:/, '--ttl:'],
   [/^downstream\.spiffe_id:/, '--downstream-spiffe-id:'],
@@ -212,7 +217,27 @@ const FLAGS: [RegExp, string][] = [
   [/^downstream\.jwt_svid_ttl_seconds:/, '--jwt-ttl:'],
 ];
 
-function flagNames(problem: string): string {
-  for (const [key, flag] of FLAGS) if (key.test(problem)) return problem.replace(key, flag);
+function flagNames(problem: string): string | null {
+  for (const [key, flag] of FLAGS)
+    if (key.test(problem)) return flag === '' ? null : problem.replace(key, flag);
   return problem;
+}
+
+/** The flags that only one way of reaching the server uses; given with another, they would be ignored. */
+const ONLY_FOR: Record<Reach['kind'], readonly (keyof typeof OPTIONS)[]> = {
+  'admin-api': ['api-key-file', 'bearer-file', 'username', 'password-file', 'ca-file', 'allow-http'],
+  socket: [],
+  tcp: ['trust-domain', 'workload-api-socket', 'cert-file', 'key-file', 'bundle-file'],
+};
+
+function unusedFlags(v: Values, kind: Reach['kind'], problems: string[]): void {
+  const modeFlag = { 'admin-api': '--url', socket: '--socket-path', tcp: '--address' }[kind];
+  for (const [other, flags] of Object.entries(ONLY_FOR)) {
+    if (other === kind) continue;
+    const given = flags.filter((f) => v[f] !== undefined);
+    if (given.length > 0)
+      problems.push(`${given.map((f) => `--${f}`).join(', ')}: not used with ${modeFlag}`);
+  }
+  if (kind === 'admin-api' && v.username === undefined && v['password-file'] !== undefined)
+    problems.push('--password-file: needs --username');
 }

@@ -4,10 +4,11 @@
 import { link, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SpireApiError } from '../spire/api-error.js';
+import { downstreamEntry } from '../spire/downstream-entry.js';
 import { adminSocket, adminTcp, type SpireEndpoint } from '../spire/endpoint.js';
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
 import { type ServerClient, serverClient } from '../spire/server-client.js';
-import { markedHint, staleEntries } from '../spire/stale-entries.js';
+import { staleEntries } from '../spire/stale-entries.js';
 import { createAdminClient } from '../token/admin-client.js';
 import { TokenError } from '../token/errors.js';
 import { fingerprint } from '../token/fingerprint.js';
@@ -28,6 +29,16 @@ interface Minted {
 interface Pruned {
   ids: string[];
   failure?: string;
+}
+
+/** A failure after the token was minted: the token exists, unused and unrevocable, until it expires. */
+class AfterMintError extends Error {
+  constructor(
+    readonly minted: Minted,
+    override readonly cause: unknown,
+  ) {
+    super('after minting');
+  }
 }
 
 /** A failure with its exit code and one actionable line. */
@@ -98,27 +109,17 @@ async function viaSpire(
     };
     const ds = plan.request.downstream;
     if (!ds) return { minted };
-    const [created] = await client.createEntries([
-      {
-        spiffeId: ds.spiffeId,
-        parentId: got.parentId,
-        selectors: ds.selectors,
-        x509SvidTtl: ds.x509SvidTtlSeconds ?? 0,
-        jwtSvidTtl: ds.jwtSvidTtlSeconds ?? 0,
-        // Marked with the token's expiry, so that a later --prune knows when it can no longer be used.
-        hint: markedHint(
-          'poller-bootstrap join-token',
-          got.expiresAt ?? new Date(Date.now() + plan.request.ttlSeconds * 1000),
-        ),
-        downstream: true,
-        ...(ds.admin ? { admin: true } : {}),
-      },
-    ]);
-    if (created?.id) minted.downstream_entry_id = created.id;
+    const expiresAt = got.expiresAt ?? new Date(Date.now() + plan.request.ttlSeconds * 1000);
+    const created = await client
+      .createEntry(downstreamEntry(ds, got.parentId, 'poller-bootstrap join-token', expiresAt))
+      .catch((err: unknown) => {
+        throw new AfterMintError(minted, err);
+      });
+    minted.downstream_entry_id = created.id;
     if (!plan.prune) return { minted };
     return {
       minted,
-      pruned: await prune(client, ds.spiffeId, created?.id, trustDomain, plan.prune.graceSeconds),
+      pruned: await prune(client, ds.spiffeId, created.id, trustDomain, plan.prune.graceSeconds),
     };
   } finally {
     client.close();
@@ -175,9 +176,17 @@ async function writeOutput(file: string, force: boolean, text: string): Promise<
 }
 
 function exitFor(err: unknown): { code: number; message: string } {
+  if (err instanceof AfterMintError) {
+    const { code, message } = exitFor(err.cause);
+    const { minted } = err;
+    return {
+      code,
+      message: `${message}; a join token was minted and is left unused (fingerprint ${fingerprint(minted.token)}): SPIRE cannot revoke it, it expires at ${minted.expires_at}`,
+    };
+  }
   if (err instanceof CommandError) return { code: err.exitCode, message: err.message };
   if (err instanceof TokenError) {
-    const denied = err.code === 'unauthorized' || err.code === 'forbidden';
+    const denied = err.code === 'unauthorized' || err.code === 'forbidden' || err.code === 'policy-denied';
     const code = denied
       ? EXIT.noPerm
       : err.code === 'config' || err.code === 'bad-request'
@@ -202,8 +211,17 @@ export async function joinTokenCommand(args: string[], io: CliIo): Promise<numbe
   try {
     await checkOutput(plan.output);
     ({ minted, pruned } = await mint(plan));
-    if (plan.output)
-      await writeOutput(plan.output.file, plan.output.force, `${JSON.stringify(minted, null, 2)}\n`);
+    const { output } = plan;
+    if (output) {
+      const text = `${JSON.stringify(minted, null, 2)}\n`;
+      await writeOutput(output.file, output.force, text).catch((err: NodeJS.ErrnoException) => {
+        const why = new CommandError(
+          `--output: cannot write ${output.file} (${err.code ?? err.message})`,
+          EXIT.cantCreate,
+        );
+        throw new AfterMintError(minted, why);
+      });
+    }
   } catch (err) {
     const { code, message } = exitFor(err);
     io.stderr(`poller-bootstrap join-token: ${maskJoinTokenIds(message)}\n`);

@@ -43,7 +43,9 @@ Where the token comes from (one of; default --socket-path /tmp/spire-server/priv
       --address HOST:PORT    the SPIRE server's TCP port, mTLS as an admin workload (an entry with admin: true),
                              the server verified as spiffe://<trust domain>/spire/server; its X509-SVID from
                                --workload-api-socket PATH, or --cert-file --key-file --bundle-file (PEM);
-                             --trust-domain TD (default: the trust domain of --spiffe-id)
+                             --trust-domain TD (default: the trust domain of --spiffe-id or
+                             --downstream-spiffe-id)
+                             A flag that belongs to another of these three is an error, not ignored.
 The token:
       --spiffe-id ID         the agent's alias SPIFFE ID (CreateJoinToken agent_id; client_spiffe_id)
       --ttl DURATION         how long it may wait for its agent: 900, 15m, 4h (default 15m, at most 24h)
@@ -61,8 +63,9 @@ Output:
       --token-only           print only the token
   -h, --help                 show this help
 
-Exit codes: 0 ok, 64 bad request (nothing minted), 69 server unreachable, 73 output directory missing,
-77 credential refused or not an admin.
+Exit codes: 0 ok, 64 bad request (nothing minted, but ServiceRadar core may mint before it answers 400),
+69 server unreachable or failing, 73 output file cannot be written, 77 credential refused, not an admin, or
+denied by the broker's policy. A failure after the token was minted says so, with its fingerprint and expiry.
 `;
 
 const DOCTOR_HELP = `Usage: poller-bootstrap doctor [--config PATH] [--json]
@@ -126,7 +129,8 @@ ${CONFIG_OPTION}
 Runs the join-token broker beside the cluster SPIRE server: POST /api/admin/spire/join-tokens (ServiceRadar
 core's contract, with its policy checked before anything is minted), POST /auth/login, GET /healthz, /readyz
 and /metrics, over HTTPS (tls.cert_file, tls.key_file). Tokens are minted through the SPIRE server's admin
-socket (spire.socket_path). SIGHUP, or an edit, reloads the users and API keys files.
+socket (spire.socket_path). SIGHUP, or an edit of the users or API keys file, reloads both files and the TLS
+certificate, each on its own: one that does not load keeps the loaded one.
 
 Rate limits (rate_limit.per_caller_per_minute, rate_limit.global_per_minute) are kept by each process: with
 several replicas, a caller may get that many tokens from each replica.

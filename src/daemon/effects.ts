@@ -111,9 +111,12 @@ const PERFORM: Performers = {
   },
   async 'release-token'(run, { agent, how, reason }) {
     const token = run.state().tokens[agent];
-    if (token !== null) await run.tokens[agent].release(token, { how, reason });
-    // Before SPIRE 1.13.3 the token was inline in the config: that config must not outlive it.
-    await writeRendered(run.written, run.config(), run.layout, agent, { kind: 'none' });
+    try {
+      if (token !== null) await run.tokens[agent].release(token, { how, reason });
+    } finally {
+      // Before SPIRE 1.13.3 the token was inline in the config: that config must not outlive it, whatever failed.
+      await writeRendered(run.written, run.config(), run.layout, agent, { kind: 'none' });
+    }
     return { type: 'token-released', agent, failure: null };
   },
   'start-child': startChild,

@@ -16,6 +16,8 @@ const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string | nu
       ? 'check admin_api.username and the password in admin_api.password_file'
       : 'check the credential file named in admin_api (api_key_file or bearer_token_file)',
   forbidden: () => 'give the credential the admin role on the admin API',
+  'policy-denied': () =>
+    "make downstream.* and token.ttl_seconds fit the broker's templates and TTL bounds, or widen its policy",
   'insecure-file': (e) =>
     `chmod 600 ${e.path ?? 'the file'} if the token was put there on purpose, or delete it; until then the daemon neither uses nor replaces it`,
   config: () => 'fix the configuration named in the message, then reload (SIGHUP)',
@@ -29,13 +31,15 @@ const TOKEN_HINTS: Partial<Record<TokenErrorCode, (e: TokenError) => string | nu
 function tokenFailure(step: Failure['step'], source: string | null, e: TokenError): Failure {
   // A token source that was empty or refused says more than "no usable join token" alone.
   const cause = e.code === 'no-token' && e.cause instanceof TokenError ? e.cause : e;
-  // Writing or releasing a token concerns an agent, and is retried with backoff whatever the token layer thinks.
+  // Writing or releasing a token concerns an agent. A write is a step, retried with backoff whatever the token
+  // layer thinks; a release is not retried: SPIRE has burned the token already, and a file left behind is
+  // refused at its next use and burned then.
   const acquiring = step === 'acquire-token';
   return {
     step,
     source: acquiring ? cause.source : (source ?? cause.source),
     code: cause.code,
-    retryable: acquiring ? e.retry === 'backoff' : true,
+    retryable: acquiring ? e.retry === 'backoff' : step !== 'release-token',
     retryAfterMs: e.retryAfterMs ?? null,
     message: e.message,
     hint: (TOKEN_HINTS[cause.code] ?? TOKEN_HINTS[e.code])?.(cause) ?? null,

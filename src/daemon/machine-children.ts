@@ -191,5 +191,8 @@ export function whileStopping(state: MachineState, event: MachineEvent): Transit
   }
   if (event.type === 'token-released')
     return { state: withAgent(state, 'tokens', event.agent, null), effects: [] };
+  // A mint that completed as the stop came: onto its file, where the next start finds it, instead of lost.
+  if (event.type === 'token-acquired')
+    return { state, effects: [{ type: 'write-token', agent: event.agent }] };
   return { state, effects: [] };
 }

@@ -4,8 +4,10 @@ import { rename } from 'node:fs/promises';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import { toPem } from '../spire/der.js';
+import { downstreamEntry } from '../spire/downstream-entry.js';
 import { type ManagedEntry, planReconcile } from '../spire/reconcile.js';
 import { serverClient } from '../spire/server-client.js';
+import { DEFAULT_PRUNE_GRACE_SECONDS, staleEntries } from '../spire/stale-entries.js';
 import { writeSecretFile } from '../token/secret-file.js';
 
 /** The stable parent of the workload entries: an alias that every downstream agent token names (agent_id). */
@@ -66,27 +68,45 @@ export async function registerEntries(config: Config, layout: Layout): Promise<R
   }
 }
 
-/** Direct mode: registers the nested server's downstream entry under a freshly minted upstream token. */
-export async function registerUpstreamDownstreamEntry(config: Config, parentId: string): Promise<void> {
-  if (!config.spireServer) return;
+/**
+ * Direct mode: registers the nested server's downstream entry under a freshly minted upstream token, then
+ * deletes this daemon's earlier entries for it whose token expired with no agent attested (refused, lost or
+ * replaced tokens). Returns the ids pruned; a failed prune is only reported, the new entry stands.
+ */
+export async function registerUpstreamDownstreamEntry(
+  config: Config,
+  parentId: string,
+  tokenExpiresAt: Date,
+  onPruneFailed: (err: unknown) => void,
+): Promise<string[]> {
+  if (!config.spireServer) return [];
   const client = serverClient(config.spireServer.socketPath);
   try {
     const d = config.downstream;
-    await client.apply({
-      create: [
-        {
-          spiffeId: d.spiffeId,
-          parentId,
-          selectors: d.selectors.map((s) => `${s.type}:${s.value}`),
-          x509SvidTtl: d.x509SvidTtlSeconds,
-          jwtSvidTtl: d.jwtSvidTtlSeconds,
-          hint: '',
-          downstream: true,
-        },
-      ],
-      update: [],
-      delete: [],
-    });
+    const spec = {
+      spiffeId: d.spiffeId,
+      selectors: d.selectors.map((s) => `${s.type}:${s.value}`),
+      x509SvidTtlSeconds: d.x509SvidTtlSeconds,
+      jwtSvidTtlSeconds: d.jwtSvidTtlSeconds,
+    };
+    const { id } = await client.createEntry(
+      downstreamEntry(spec, parentId, 'poller-bootstrap daemon', tokenExpiresAt),
+    );
+    try {
+      const stale = await staleEntries(client, {
+        marker: 'poller-bootstrap daemon',
+        spiffeId: d.spiffeId,
+        trustDomain: config.trustDomain,
+        keepId: id,
+        graceSeconds: DEFAULT_PRUNE_GRACE_SECONDS,
+        nowMs: Date.now(),
+      });
+      await client.deleteEntries(stale.map((e) => e.id));
+      return stale.map((e) => e.id);
+    } catch (err) {
+      onPruneFailed(err);
+      return [];
+    }
   } finally {
     client.close();
   }

@@ -126,8 +126,17 @@ export function createRunner(deps: DaemonDeps, core: RunnerCore): Runner {
       now,
       // Direct mode: without its downstream entry on the cluster server the token is useless.
       afterMint: async (t) => {
-        if (t.source === 'spire-server' && t.parentId)
-          await registerUpstreamDownstreamEntry(core.config(), t.parentId);
+        if (t.source !== 'spire-server' || !t.parentId) return;
+        const config = core.config();
+        const expiresAt = t.expiresAt ?? new Date(now() + config.token.ttlSeconds * 1000);
+        const pruned = await registerUpstreamDownstreamEntry(config, t.parentId, expiresAt, (err) =>
+          deps.logger.warn(
+            { err: maskJoinTokenIds((err as Error).message) },
+            'pruning stale downstream entries failed',
+          ),
+        );
+        if (pruned.length > 0)
+          deps.logger.info({ entryIds: pruned }, 'pruned stale downstream entries on the cluster server');
       },
     });
   const identities = new IdentityReports(core.config, deps.layout, observer, now);

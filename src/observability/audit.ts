@@ -1,6 +1,7 @@
 // The token audit trail: every join token acquired, consumed, discarded or rejected, as a log event and as one
 // JSON line in <stateDir>/audit.jsonl (0600, size-rotated). Only fingerprints are ever taken or written.
 
+import { joinTokenAgentPrefix } from '../spire/join-token-id.js';
 import { fingerprint as fingerprintOf } from '../token/fingerprint.js';
 import { jsonlFile } from './jsonl.js';
 import type { Logger } from './logger.js';
@@ -79,7 +80,7 @@ export function auditRecord(event: AuditEvent, now: () => number = Date.now): Au
     fingerprint: fp,
     expires_at: event.expiresAt == null ? null : iso(event.expiresAt),
     // Same masked form as /status shows, so an operator can match the two.
-    parent_id: trustDomain === null ? null : `spiffe://${trustDomain}/spire/agent/join_token/${fp}…`,
+    parent_id: trustDomain === null ? null : `${joinTokenAgentPrefix(trustDomain)}${fp}…`,
     reason,
   };
 }

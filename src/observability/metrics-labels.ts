@@ -36,6 +36,7 @@ export const TOKEN_RESULTS = [
   'empty',
   'unauthorized',
   'forbidden',
+  'policy-denied',
   'rate-limited',
   'unavailable',
   'timeout',
@@ -87,6 +88,7 @@ export function tokenResultOf(error: { code?: TokenErrorCode; status?: number | 
   switch (error.code) {
     case 'unauthorized':
     case 'forbidden':
+    case 'policy-denied':
     case 'unavailable':
     case 'timeout':
     case 'bad-request':

@@ -3,6 +3,14 @@
 // /status and the audit trail name the same token the same way without ever holding it.
 import { fingerprint } from '../token/fingerprint.js';
 
+/** The agent ID SPIRE gives the agent attested with `token` (a secret: mask it before showing it anywhere). */
+export const joinTokenAgentId = (trustDomain: string, token: string): string =>
+  `${joinTokenAgentPrefix(trustDomain)}${token}`;
+
+/** What every join-token agent ID of `trustDomain` starts with. */
+export const joinTokenAgentPrefix = (trustDomain: string): string =>
+  `spiffe://${trustDomain}/spire/agent/join_token/`;
+
 const JOIN_TOKEN_SEGMENT = /(\/spire\/agent\/join_token\/)([^/\s"'<>\\?#,;:)\]}]+)/g;
 const MASKED = /^[0-9a-f]{12}…$/;
 

@@ -2,10 +2,14 @@
 // with a hint naming the tool and the token's expiry. Once that token has expired and SPIRE knows no agent with
 // that ID, the agent never attested (or was evicted) and the entry can never be used: it is stale. An entry
 // without the tool's own mark — an operator's, another tool's — is never stale to it.
+import { joinTokenAgentPrefix } from './join-token-id.js';
 import type { ListedEntry } from './server-client.js';
 
-/** Who marked an entry: the broker, or the `join-token` command registering directly. */
-export type EntryMarker = 'poller-bootstrap-broker' | 'poller-bootstrap join-token';
+/** Who marked an entry: the broker, the `join-token` command or the daemon (direct mode) registering directly. */
+export type EntryMarker =
+  | 'poller-bootstrap-broker'
+  | 'poller-bootstrap join-token'
+  | 'poller-bootstrap daemon';
 
 /** The hint of an entry `marker` creates for a token expiring at `expiresAt`. */
 export function markedHint(marker: EntryMarker, expiresAt: Date): string {
@@ -19,6 +23,9 @@ export function markedExpiry(marker: EntryMarker, hint: string): number | null {
   const rest = hint.slice(prefix.length);
   return /^\d{1,12}$/.test(rest) ? Number(rest) : null;
 }
+
+/** How long past its token's expiry a marked entry is kept unless configured otherwise (clock skew, a slow attestation). */
+export const DEFAULT_PRUNE_GRACE_SECONDS = 60;
 
 /** What deciding staleness reads from the SPIRE server. */
 export interface StaleLookup {
@@ -47,7 +54,7 @@ export interface StaleEntry {
 
 /** The `marker`'s downstream entries for `spiffeId` whose join-token agent never attested and never can. */
 export async function staleEntries(lookup: StaleLookup, q: StaleQuery): Promise<StaleEntry[]> {
-  const agentPrefix = `spiffe://${q.trustDomain}/spire/agent/join_token/`;
+  const agentPrefix = joinTokenAgentPrefix(q.trustDomain);
   const nowSeconds = Math.floor(q.nowMs / 1000);
   const stale: StaleEntry[] = [];
   for (const entry of await lookup.entriesFor(q.spiffeId)) {

@@ -204,15 +204,19 @@ export function statusError(
         code: 'unauthorized',
         retry: 'slow',
       });
-    case 403:
+    case 403: {
+      const rule = policyRule(reply.body);
+      if (rule !== null) {
+        return new TokenError(
+          `the broker's policy refused the join token request (rule ${rule}: ${msg}); the request is outside what its templates allow`,
+          { ...base, code: 'policy-denied', retry: 'slow' },
+        );
+      }
       return new TokenError(
         `admin API denied ${cred.described} access to ${where} (${msg}); it needs the admin role`,
-        {
-          ...base,
-          code: 'forbidden',
-          retry: 'slow',
-        },
+        { ...base, code: 'forbidden', retry: 'slow' },
       );
+    }
     case 404:
       return new TokenError(
         `admin API has no ${where} (${msg}); does this ServiceRadar core support join tokens?`,
@@ -231,6 +235,17 @@ export function statusError(
         retryAfterMs: reply.retryAfterMs,
       });
     }
+  }
+}
+
+// The broker names the policy rule that denied a request ({"rule": "ttl"}); core and the broker's role check
+// ("role") mean the credential itself lacks the admin role.
+function policyRule(body: string): string | null {
+  try {
+    const rule = (JSON.parse(body) as { rule?: unknown } | null)?.rule;
+    return typeof rule === 'string' && rule !== 'role' && /^[a-z][a-z0-9-]{0,31}$/.test(rule) ? rule : null;
+  } catch {
+    return null;
   }
 }
 

@@ -45,19 +45,31 @@ export async function loadBurnedTokens(
   entries = entries.filter((e) => now - Date.parse(e.at) < MAX_AGE_MS).slice(-KEEP);
   const set = new Set(entries.map((e) => e.fingerprint));
   let writing: Promise<void> = Promise.resolve();
+  // Set while the file lacks a fingerprint the set holds: the next add writes it again, even one already known.
+  let unsaved = false;
   return {
     has: (fingerprint) => set.has(fingerprint),
     all: set,
     add(fingerprint, at) {
-      if (set.has(fingerprint)) return writing;
-      set.add(fingerprint);
-      entries = [...entries, { fingerprint, at: new Date(at).toISOString() }].slice(-KEEP);
+      if (!set.has(fingerprint)) {
+        set.add(fingerprint);
+        entries = [...entries, { fingerprint, at: new Date(at).toISOString() }].slice(-KEEP);
+      } else if (!unsaved) return writing;
       const text = `${JSON.stringify({ burned: entries }, null, 1)}\n`;
       // Writes run one after another; one that failed does not stop the next.
       writing = writing
         .catch(() => undefined)
         .then(() => mkdir(dirname(path), { recursive: true, mode: 0o700 }))
-        .then(() => writeSecretFile(path, text));
+        .then(() => writeSecretFile(path, text))
+        .then(
+          () => {
+            unsaved = false;
+          },
+          (err: unknown) => {
+            unsaved = true;
+            throw err;
+          },
+        );
       return writing;
     },
   };

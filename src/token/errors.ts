@@ -26,6 +26,7 @@ export type TokenErrorCode =
   | 'io' // a file could not be read or written
   | 'unauthorized' // 401: the credential was refused
   | 'forbidden' // 403: the credential lacks the admin role
+  | 'policy-denied' // 403 naming a broker policy rule: the request is outside its templates or bounds
   | 'bad-request' // 400 or a local validation failure of the request
   | 'unavailable' // 502/503/429, connection refused, gRPC UNAVAILABLE
   | 'timeout'

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { adminSocket, type SpireEndpoint } from '../spire/endpoint.js';
+import { joinTokenAgentId } from '../spire/join-token-id.js';
 import { callUnary, services } from '../spire/proto.js';
 import { parseSpiffeId } from '../spire/spiffe-id.js';
 import { type RetryClass, TokenError, type TokenErrorCode } from './errors.js';
@@ -60,8 +61,7 @@ export function spireServerSource(options: SpireServerSourceOptions): TokenSourc
       const token = checkToken(reply.value, name, endpoint.describe);
       const got: AcquiredToken = { token, source: name, fingerprint: fingerprint(token) };
       if (reply.expires_at > 0) got.expiresAt = new Date(reply.expires_at * 1000);
-      if (options.trustDomain)
-        got.parentId = `spiffe://${options.trustDomain}/spire/agent/join_token/${token}`;
+      if (options.trustDomain) got.parentId = joinTokenAgentId(options.trustDomain, token);
       return got;
     },
   };

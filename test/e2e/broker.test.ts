@@ -171,6 +171,20 @@ describe('policy: denied before anything is minted', () => {
   });
 });
 
+describe('oversized requests', () => {
+  it('a body over 64 KiB is answered 413, not cut off with a reset, and mints nothing', async () => {
+    const before = await broker.tokensMinted();
+    const res = await fetch(`${broker.url}${JOIN}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...adminKey },
+      body: JSON.stringify({ ttl_seconds: 600, padding: 'x'.repeat(70_000) }),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { message: string }).message).toBe('request body over 65536 bytes');
+    expect(await broker.tokensMinted()).toBe(before);
+  });
+});
+
 describe('who may mint', () => {
   it('an API key with the admin role gets a token and its downstream entry (201), by X-API-Key or Bearer', async () => {
     for (const headers of [adminKey, { authorization: `Bearer ${API_KEYS['admin-key']}` }]) {

@@ -145,6 +145,11 @@ describe('poller-bootstrap join-token', () => {
     ],
     [['--url', 'https://core.example'], '--url: give one credential'],
     [['--prune'], '--prune: needs --register-downstream'],
+    [['--trust-domain', 'example.org'], '--trust-domain: not used with --socket-path'],
+    [
+      ['--url', 'https://core.example', '--api-key-file', '/k', '--password-file', '/p'],
+      '--password-file: needs --username',
+    ],
     [[...DOWNSTREAM, '--prune', '--prune-grace', 'soon'], '--prune-grace: expected a duration'],
     [
       ['--url', 'https://core.example', '--api-key-file', '/k', ...DOWNSTREAM, '--prune'],
@@ -182,13 +187,21 @@ describe('poller-bootstrap join-token', () => {
       },
     ]);
     await new Promise((r) => setTimeout(r, 2_100));
+    // Expired two seconds ago: within the default grace of 60 s it stays.
+    const graced = register(['--prune']).shown;
+    expect(graced.pruned_entry_ids).toEqual([]);
     const { shown, res } = register(['--prune', '--prune-grace', '0']);
     expect(shown.pruned_entry_ids).toEqual([expired]);
     expect(res.stderr).toContain(`pruned 1 stale downstream entry for spiffe://example.org${path}`);
     const left = (await entriesFor(path)).map((e) => e.id).sort();
-    expect(left).toEqual([pending, theirs?.id, shown.downstream_entry_id].sort());
-    // Within the default grace nothing more goes, and the report says so by its empty list.
-    expect(register(['--prune']).shown.pruned_entry_ids).toEqual([]);
+    expect(left).toEqual([pending, theirs?.id, graced.downstream_entry_id, shown.downstream_entry_id].sort());
+  });
+
+  it('names a missing --downstream-spiffe-id once, by its flag', () => {
+    const res = run(['--socket-path', server.socket, '--register-downstream']);
+    expect(res.status).toBe(64);
+    expect(res.stderr).toContain('--register-downstream: needs --downstream-spiffe-id');
+    expect(res.stderr).not.toContain('downstream: required');
   });
 
   it('says the server is unreachable (69)', () => {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerAudit, BrokerAuditEvent } from '../../../src/broker/audit.js';
 import { createBrokerMetrics } from '../../../src/broker/metrics.js';
-import { brokerHint, pruneStale } from '../../../src/broker/prune.js';
+import { pruneStale } from '../../../src/broker/prune.js';
 import type { BrokerSpire, ListedEntry } from '../../../src/broker/spire.js';
+import { markedHint } from '../../../src/spire/stale-entries.js';
+
+const brokerHint = (at: Date) => markedHint('poller-bootstrap-broker', at);
 
 const TD = 'example.org';
 const ID = `spiffe://${TD}/ns/edge/poller-nested-spire`;

@@ -22,6 +22,15 @@ describe('failureOf', () => {
     });
   });
 
+  it('does not call a failed release retryable: nothing retries it (SPIRE has burned the token anyway)', () => {
+    const err = fileError('cannot delete token file /run/t', '/run/t', 'store', errno('EROFS'));
+    expect(failureOf('release-token', 'upstream-agent', err)).toMatchObject({
+      source: 'upstream-agent',
+      retryable: false,
+      hint: SPACE,
+    });
+  });
+
   it('gives a bare errno the same hint', () => {
     expect(failureOf('register-entries', null, errno('EROFS'))).toMatchObject({ code: 'io', hint: SPACE });
   });

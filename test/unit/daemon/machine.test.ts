@@ -664,6 +664,12 @@ describe('stopping', () => {
     expect(later.state.phase).toBe('stopped');
   });
 
+  it('writes a token whose mint completed during the stop to its file, where the next start finds it', () => {
+    const r = run(acquiring, [{ type: 'stop-requested' }, acquired(up)]);
+    expect(r.effects.at(-1)).toEqual({ type: 'write-token', agent: up });
+    expect(r.state.phase).toBe('stopping');
+  });
+
   it('stops only what runs', () => {
     expect(play(startingNested, [{ type: 'stop-requested' }]).effects[1]).toEqual({
       type: 'stop-children',

@@ -193,6 +193,20 @@ describe('admin API client', () => {
     ],
     [
       'api-key',
+      403,
+      { message: 'ttl_seconds 86400 is over the maximum 3600', status: 403, rule: 'ttl' },
+      "the broker's policy refused the join token request (rule ttl: 403 ttl_seconds 86400 is over the maximum 3600); the request is outside what its templates allow",
+      { code: 'policy-denied', retry: 'slow', credential: 'api-key' },
+    ],
+    [
+      'api-key',
+      403,
+      { message: 'the admin role is required', status: 403, rule: 'role' },
+      'admin API denied the API key access to /api/admin/spire/join-tokens (403 the admin role is required); it needs the admin role',
+      { code: 'forbidden', retry: 'slow', credential: 'api-key' },
+    ],
+    [
+      'api-key',
       400,
       { message: 'invalid selector "unix"', status: 400 },
       'admin API rejected the join token request (400 invalid selector "unix"); the server may have minted a token before rejecting it',
