@@ -110,7 +110,7 @@ async function main(): Promise<void> {
       last.per100ms,
       last.figures,
       `bench:fleet: ${o.pollers} pollers, R = ${o.rate} tokens/s`,
-      describeSetup(o),
+      describeSetup({ ...o, seed: o.seed + runs.length - 1 }),
     ),
   );
   out(`\nplot of the last run: ${o.svg}`);

@@ -57,6 +57,7 @@ function shCommands(text: string): string[] {
 describe('docs', () => {
   it('are all there', () => {
     expect(docs.sort()).toEqual([
+      'BENCHMARKS.md',
       'architecture.md',
       'compose.md',
       'install.md',
