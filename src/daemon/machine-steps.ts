@@ -28,9 +28,17 @@ export function spread(ms: number, rand: number): number {
 }
 
 /**
+ * The longest backoff after transient failures. Beyond it a longer wait spares a throttled or recovering server
+ * little (each poller asks at most about four times a minute) but leaves it idle while the last pollers sleep:
+ * with the 5-minute cap, bench:fleet saw 1,000 pollers' last tokens come a minute after the rest
+ * (docs/BENCHMARKS.md, Fleet).
+ */
+export const TRANSIENT_RETRY_MAX_MS = 30_000;
+
+/**
  * The wait before asking a token source again. A transient failure gets full jitter up to the backoff (many
- * pollers hit one server), a server's Retry-After is a floor, and a failure that needs a person waits the cap
- * ±20 %, never a fraction of it.
+ * pollers hit one server), at most TRANSIENT_RETRY_MAX_MS; a server's Retry-After is a floor, and a failure that
+ * needs a person waits the cap ±20 %, never a fraction of it.
  */
 export function tokenRetryDelay(
   policy: MachinePolicy,
@@ -41,7 +49,7 @@ export function tokenRetryDelay(
   const { maxMs } = policy.tokenRetry;
   const floor = Math.min(failure.retryAfterMs ?? 0, maxMs);
   if (!failure.retryable) return Math.max(floor, spread(maxMs, rand));
-  const ceiling = backoffDelay(policy.tokenRetry, failures);
+  const ceiling = Math.min(backoffDelay(policy.tokenRetry, failures), TRANSIENT_RETRY_MAX_MS);
   // Everyone told the same Retry-After would come back in the same second: spread them above it.
   if (floor >= ceiling) return Math.round(floor * (1 + 0.2 * rand));
   return Math.round(floor + rand * (ceiling - floor));

@@ -40,9 +40,15 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((api) => api.close()));
 });
 
-async function start(): Promise<AdminApi> {
+async function start(now?: () => number): Promise<AdminApi> {
   const config = parseAdminConfig({ users: [ADMIN] });
-  const api = await startAdminApi({ config, spireSocket: socket, trustDomain: 'example.org', out: quiet });
+  const api = await startAdminApi({
+    config,
+    spireSocket: socket,
+    trustDomain: 'example.org',
+    out: quiet,
+    ...(now ? { now } : {}),
+  });
   running.push(api);
   return api;
 }
@@ -136,5 +142,59 @@ describe('admin API fault knobs', () => {
     const again = await login(api);
     expect((await post(api, JOIN, {}, { authorization: again.bearer })).status).toBe(201);
     expect(api.stats.snapshot()).toMatchObject({ sessions_expired: 1 });
+  });
+
+  it('throttleRate is a token bucket on join tokens: the burst, then 429 with Retry-After until it refills', async () => {
+    let clock = 1_700_000_000_000;
+    const api = await start(() => clock);
+    const { bearer } = await login(api);
+    await setFaults(api, { throttleRate: 4, throttleBurst: 2 });
+    const mint = async () => {
+      const res = await post(api, JOIN, {}, { authorization: bearer });
+      await res.text();
+      return [res.status, res.headers.get('retry-after')];
+    };
+    expect([await mint(), await mint(), await mint()]).toEqual([
+      [201, null],
+      [201, null],
+      [429, '1'],
+    ]);
+    // Logins are not join tokens: the default scope lets them through.
+    expect((await post(api, '/auth/login', ADMIN)).status).toBe(200);
+    clock += 250; // a quarter of a second at 4/s: one token back
+    expect([await mint(), await mint()]).toEqual([
+      [201, null],
+      [429, '1'],
+    ]);
+    clock += 10_000; // refilled to the burst, never beyond it
+    expect([await mint(), await mint(), await mint()]).toEqual([
+      [201, null],
+      [201, null],
+      [429, '1'],
+    ]);
+    await setFaults(api, { throttleScope: 'all' });
+    expect((await post(api, '/auth/login', ADMIN)).status).toBe(429);
+    await setFaults(api, { throttleRate: 0 });
+    expect(await mint()).toEqual([201, null]);
+    expect(api.stats.snapshot()).toMatchObject({ throttled: 4, join_tokens_429: 3, login_429: 1 });
+  });
+
+  it('a slow bucket says how long until its next token, in whole seconds', async () => {
+    let clock = 1_700_000_000_000;
+    const api = await start(() => clock);
+    const { bearer } = await login(api);
+    await setFaults(api, { throttleRate: 0.25, throttleBurst: 1 });
+    expect((await post(api, JOIN, {}, { authorization: bearer })).status).toBe(201);
+    clock += 1_500;
+    const res = await post(api, JOIN, {}, { authorization: bearer });
+    expect([res.status, res.headers.get('retry-after')]).toEqual([429, '3']);
+  });
+
+  it('refuses throttle knobs it cannot apply', async () => {
+    const api = await start();
+    for (const knobs of [{ throttleRate: -1 }, { throttleScope: 'logins' }, { throttleBurst: '5' }]) {
+      const res = await fetch(`${api.url}/_sim/faults`, { method: 'POST', body: JSON.stringify(knobs) });
+      expect(res.status, JSON.stringify(knobs)).toBe(400);
+    }
   });
 });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Faults, handleControl, Stats } from '../common/faults.js';
 import { createLog, type Log } from '../common/log.js';
 import { type AuthContext, authenticate, login, refresh, requireAdmin } from './auth.js';
+import { bucketKnob } from './bucket.js';
 import type { AdminConfig } from './config.js';
 import { failureReply, sendSlowly } from './fault-replies.js';
 import { jsonReply, plainError, type Reply, readBody, send, Throttle } from './http.js';
@@ -78,6 +79,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const throttle = options.config.throttle
     ? new Throttle(options.config.throttle.maxRequests, options.config.throttle.perSeconds)
     : undefined;
+  const bucket = bucketKnob();
   const count = (name: string) => stats.inc(name);
   let crashArmed = false;
   const armCrash = () => {
@@ -124,7 +126,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       auth.secret = randomBytes(32);
     }
     if (name === 'join_tokens' && req.method === 'POST') count('join_tokens_requested');
-    const retryAfter = throttle?.admit(now()) ?? 0;
+    const retryAfter = throttle?.admit(now()) || bucket(faults.state, name, now());
     let reply: Reply;
     if (retryAfter > 0) {
       count('throttled');

@@ -25,6 +25,15 @@ export interface FaultState {
   rejectAttestations: number;
   /** Exit with status 2 this many seconds after start; 0 never. */
   crashAfterSeconds: number;
+  /**
+   * Admit this many requests a second (a token bucket), answer the rest 429 with `Retry-After` (admin API);
+   * 0 never throttles.
+   */
+  throttleRate: number;
+  /** The bucket's size, the burst admitted at once; 0 means one second's worth (`throttleRate`). */
+  throttleBurst: number;
+  /** `join-tokens`: only `POST /api/admin/spire/join-tokens` counts; `all`: logins and refreshes too. */
+  throttleScope: 'join-tokens' | 'all';
 }
 
 type Counter =
@@ -50,7 +59,12 @@ const DEFAULTS: FaultState = {
   dropNext: 0,
   rejectAttestations: 0,
   crashAfterSeconds: 0,
+  throttleRate: 0,
+  throttleBurst: 0,
+  throttleScope: 'join-tokens',
 };
+
+const SCOPES: readonly string[] = ['join-tokens', 'all'];
 
 /** Parses and checks a partial fault state; unknown keys and wrong types are errors, as for any config. */
 export function parseFaults(input: unknown): Partial<FaultState> {
@@ -62,6 +76,14 @@ export function parseFaults(input: unknown): Partial<FaultState> {
     if (!(key in DEFAULTS)) throw new Error(`unknown fault knob "${key}"`);
     const expected = typeof DEFAULTS[key as keyof FaultState];
     if (typeof value !== expected) throw new Error(`fault knob "${key}" must be a ${expected}`);
+    if (key === 'throttleScope' && !SCOPES.includes(value as string)) {
+      throw new Error(
+        `fault knob "throttleScope" must be "join-tokens" or "all", got ${JSON.stringify(value)}`,
+      );
+    }
+    if ((key === 'throttleRate' || key === 'throttleBurst') && !((value as number) >= 0)) {
+      throw new Error(`fault knob "${key}" must be a number >= 0, got ${String(value)}`);
+    }
     (out as Record<string, unknown>)[key] = value;
   }
   return out;

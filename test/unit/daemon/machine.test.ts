@@ -483,6 +483,20 @@ describe('retry delays', () => {
     expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 40 * 86_400_000 }), rand: 0 })).toBe(60_000);
   });
 
+  it('backs off transient failures to at most half a minute, however many came before', () => {
+    let state = acquiring;
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const failed = play(state, [{ ...tokenFailed(up), rand: 0.999 }]);
+      waits.push((failed.state.pending?.dueAt ?? Number.NaN) - failed.state.since);
+      state = through(failed.state, fire(failed.state), inspected(up, 'missing'));
+    }
+    expect(waits).toEqual([999, 1_998, 3_996, 7_992, 15_984, 29_970, 29_970, 29_970]);
+    // A Retry-After above it is still honoured.
+    const told = play(state, [{ ...tokenFailed(up, { retryAfterMs: 45_000 }), rand: 0 }]);
+    expect((told.state.pending?.dueAt ?? Number.NaN) - told.state.since).toBe(45_000);
+  });
+
   it.each([0, 0.5, 0.999])('waits for a person about the cap, never a fraction of it (rand %s)', (rand) => {
     const ms = delayAfter({ ...tokenFailed(up, { code: 'unauthorized', retryable: false }), rand });
     expect(ms).toBeGreaterThanOrEqual(0.8 * POLICY.tokenRetry.maxMs);

@@ -87,6 +87,7 @@ function shCommands(text: string): string[] {
 describe('docs', () => {
   it('are all there', () => {
     expect(docs.sort()).toEqual([
+      'BENCHMARKS.md',
       'architecture.md',
       'broker.md',
       'compose.md',
