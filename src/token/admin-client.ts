@@ -168,10 +168,12 @@ const BEFORE_MINTING = new Set([401, 403, 404, 429, 503]);
 
 /**
  * Marks a failed mint request that reached the server as one that may have created a token: core mints before it
- * validates `downstream` (a 400 or 502 can follow a mint), and a timeout or an unreadable 201 says nothing.
+ * validates `downstream` (a 400 or 502 can follow a mint), and a timeout, a connection lost after the request
+ * was sent, or an unreadable 201 says nothing.
  */
 function mintOutcome(err: unknown): unknown {
   if (!(err instanceof TokenError)) return err;
-  const unreached = err.status === undefined && (err.code === 'unavailable' || err.code === 'config');
+  const unreached =
+    err.status === undefined && !err.requestSent && (err.code === 'unavailable' || err.code === 'config');
   return unreached || BEFORE_MINTING.has(err.status ?? 0) ? err : err.minted();
 }

@@ -58,7 +58,12 @@ function send(
       },
       resolve,
     );
-    req.on('error', reject);
+    // A failure after the whole request went out leaves the server's side unknown: it may have acted on it.
+    let sent = false;
+    req.once('finish', () => {
+      sent = true;
+    });
+    req.on('error', (err) => reject(sent ? Object.assign(err, { requestSent: true }) : err));
     req.on('socket', (socket) => {
       if (!socket.connecting) return; // a kept-alive connection
       const timer = setTimeout(
@@ -115,13 +120,17 @@ export async function postJson(
     }
     const code = errorCode(err);
     const tls = TLS_CODES.test(code);
+    const requestSent = (err as { requestSent?: boolean }).requestSent === true;
     const what = tls
       ? `TLS verification of the admin API at ${url.origin} failed`
-      : `cannot reach the admin API at ${where}`;
+      : requestSent
+        ? `the admin API at ${where} closed the connection before answering`
+        : `cannot reach the admin API at ${where}`;
     throw new TokenError(`${what} (${redact(code, ctx.secrets())})`, {
       code: tls ? 'config' : 'unavailable',
       source: 'admin-api',
       retry: tls ? 'slow' : 'backoff',
+      requestSent,
     });
   }
 }

@@ -52,6 +52,8 @@ export interface TokenErrorFields {
   path?: string;
   /** The request reached a minting server and may have created a token before failing (rate limit). */
   mayHaveMinted?: boolean;
+  /** The whole request was sent before the connection failed: the server may have acted on it. */
+  requestSent?: boolean;
   /** The token concerned, by fingerprint (an insecure token file is named in the audit trail). */
   fingerprint?: string;
   cause?: unknown;
@@ -73,6 +75,7 @@ export class TokenError extends Error {
   readonly credential: AdminCredential | undefined;
   readonly path: string | undefined;
   readonly mayHaveMinted: boolean;
+  readonly requestSent: boolean;
   readonly fingerprint: string | undefined;
 
   constructor(message: string, fields: TokenErrorFields) {
@@ -86,13 +89,14 @@ export class TokenError extends Error {
     this.credential = fields.credential;
     this.path = fields.path;
     this.mayHaveMinted = fields.mayHaveMinted ?? false;
+    this.requestSent = fields.requestSent ?? false;
     this.fingerprint = fields.fingerprint;
   }
 
   /** The same error, marked as one that may have left a minted token behind. */
   minted(): TokenError {
     if (this.mayHaveMinted) return this;
-    const { code, source, retry, status, retryAfterMs, credential, path } = this;
+    const { code, source, retry, status, retryAfterMs, credential, path, requestSent } = this;
     return new TokenError(this.message, {
       code,
       source,
@@ -101,6 +105,7 @@ export class TokenError extends Error {
       retryAfterMs,
       credential,
       path,
+      requestSent,
       mayHaveMinted: true,
       cause: this,
     });

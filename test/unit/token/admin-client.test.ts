@@ -315,6 +315,34 @@ describe('admin API client', () => {
     expect(err).toMatchObject({ code: 'timeout', retry: 'backoff' });
   });
 
+  it('counts a connection lost after the mint request was sent as one that may have minted', async () => {
+    handler = (_req, res) => res.socket?.destroy(); // read the whole request, then gone
+    const err = await rejection((await client()).mintJoinToken(REQUEST));
+    expect(err.message).toMatch(
+      /closed the connection before answering \((ECONNRESET|UND_ERR_SOCKET|socket hang up)\)/,
+    );
+    expect(err).toMatchObject({
+      code: 'unavailable',
+      retry: 'backoff',
+      requestSent: true,
+      mayHaveMinted: true,
+    });
+  });
+
+  it('does not count a refused connection as a mint', async () => {
+    const closed = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise((r) => server.close(r));
+    const c = await createAdminClient({
+      url: closed,
+      allowHttp: true,
+      auth: { kind: 'api-key', keyFile: join(dir, 'api-key') },
+    });
+    clients.push(c);
+    const err = await rejection(c.mintJoinToken(REQUEST));
+    expect(err.message).toContain('cannot reach the admin API');
+    expect(err).toMatchObject({ code: 'unavailable', requestSent: false, mayHaveMinted: false });
+  });
+
   it('validates the request locally and sends nothing when it is wrong', async () => {
     handler = (_req, res) => reply(res, 201, minted());
     const bad: JoinTokenRequest = {
