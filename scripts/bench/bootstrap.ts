@@ -12,14 +12,19 @@ interface Line {
   child?: string;
   agent?: string;
   phase?: string;
+  pid?: number;
 }
 
 export interface BootstrapRun {
   total: number;
   children: number;
   token: number;
+  /** The servers' own time (arrival to answer, by their clocks) over the daemon's requests: admin API, nested server. */
+  servers: number;
   overhead: number;
   tokenDeleted: number;
+  /** From the daemon's first line (config loaded, /healthz served) to its bootstrap starting: module loading. */
+  load: number;
 }
 
 const parse = (lines: string[]): Line[] =>
@@ -31,27 +36,46 @@ const parse = (lines: string[]): Line[] =>
     }
   });
 
-function childrenOwnTime(eventsFile: string): number {
+interface SimEvent {
+  program: string;
+  pid: number;
+  event: 'start' | 'ready' | 'request';
+  at: number;
+  ms?: number;
+}
+
+/**
+ * The children's own start-to-ready times and the servers' own time serving the daemon's requests (the admin API,
+ * the nested server's admin socket), as the simulators recorded them. A child starts when the daemon's spawn
+ * returned (its "child started" line): from there on the time is the child's, including the simulator's own
+ * wrapper and Node's start, which a Go binary would not have; before it, the daemon's.
+ */
+function simulatorsOwnTime(eventsFile: string, lines: Line[]): { children: number; servers: number } {
   const events = readFileSync(eventsFile, 'utf8')
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { pid: number; event: 'start' | 'ready'; at: number });
-  let sum = 0;
+    .map((l) => JSON.parse(l) as SimEvent);
+  let children = 0;
   for (const ready of events.filter((e) => e.event === 'ready')) {
-    const start = events.find((e) => e.pid === ready.pid && e.event === 'start');
-    if (start) sum += ready.at - start.at;
+    const started = lines.find((l) => l.msg === 'child started' && l.pid === ready.pid);
+    if (started) children += ready.at - Date.parse(started.time);
   }
-  return sum;
+  const servers = events.filter((e) => e.event === 'request').reduce((sum, e) => sum + (e.ms ?? 0), 0);
+  return { children, servers };
 }
 
 /** One bootstrap from nothing to ready in `dir`. */
 export async function bootstrapOnce(dir: string): Promise<BootstrapRun> {
   const eventsFile = join(dir, 'sim-events.jsonl');
-  const env = await makeEnv(dir, (c) => {
-    c.log_level = 'info';
-    // SPIRE's real timings (no SIM_TIME_SCALE), and each child's own account of when it was ready.
-    (c.spire as { child_env: string[] }).child_env = [`SIM_EVENTS_FILE=${eventsFile}`];
-  });
+  const env = await makeEnv(
+    dir,
+    (c) => {
+      c.log_level = 'info';
+      // SPIRE's real timings (no SIM_TIME_SCALE), and each child's own account of when it was ready.
+      (c.spire as { child_env: string[] }).child_env = [`SIM_EVENTS_FILE=${eventsFile}`];
+    },
+    { SIM_EVENTS_FILE: eventsFile },
+  );
   const daemon = startDaemon(env);
   await waitReady(env, daemon, 120_000);
   await daemon.stop();
@@ -62,8 +86,17 @@ export async function bootstrapOnce(dir: string): Promise<BootstrapRun> {
   const token =
     at((l) => l.msg === 'join token acquired' && l.agent === 'upstream-agent') -
     at((l) => l.msg === 'phase acquire-token');
-  const children = childrenOwnTime(eventsFile);
+  const { children, servers } = simulatorsOwnTime(eventsFile, lines);
   const attested = at((l) => l.child === 'upstream-agent' && l.msg === 'Node attestation was successful');
   const deleted = at((l) => l.msg === 'join token consumed' && l.agent === 'upstream-agent');
-  return { total, children, token, overhead: total - children, tokenDeleted: deleted - attested };
+  const load = at((l) => l.msg === 'poller-bootstrap starting') - Date.parse(lines[0]?.time ?? '');
+  return {
+    total,
+    children,
+    token,
+    servers,
+    overhead: total - children,
+    tokenDeleted: deleted - attested,
+    load,
+  };
 }

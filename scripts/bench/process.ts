@@ -57,16 +57,27 @@ export const bareNode = (port: number) => [
   `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`,
 ];
 
-/** Usage of `pid` and of a bare idle Node.js started beside it, over the same `seconds`. */
-export async function idleBeside(pid: number, seconds: number) {
+/**
+ * Usage of `pid` and of a bare idle Node.js started beside it, over the same `seconds`, once `settleSeconds`
+ * after ready have passed (the garbage collector's last rounds after the bootstrap); those are reported apart.
+ */
+export async function idleBeside(pid: number, seconds: number, settleSeconds: number) {
   const port = await freeLoopbackPort();
   const bare = spawn(bareNode(port)[0] as string, bareNode(port).slice(1), { stdio: 'ignore' });
   try {
-    await sleep(2_000); // both settled
+    const ready = usage(pid);
+    await sleep(settleSeconds * 1000);
     const [a0, b0] = [usage(pid), usage(bare.pid as number)];
     await sleep(seconds * 1000);
     const [a1, b1] = [usage(pid), usage(bare.pid as number)];
-    return { rss: a1.rss, bareRss: b1.rss, cpu: a1.cpu - a0.cpu, bareCpu: b1.cpu - b0.cpu };
+    return {
+      rss: a1.rss,
+      bareRss: b1.rss,
+      cpu: a1.cpu - a0.cpu,
+      bareCpu: b1.cpu - b0.cpu,
+      settleSeconds,
+      settleCpu: a0.cpu - ready.cpu,
+    };
   } finally {
     bare.kill('SIGKILL');
   }

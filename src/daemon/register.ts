@@ -49,7 +49,9 @@ export async function registerEntries(config: Config, layout: Layout): Promise<R
   try {
     const roots = await client.x509Roots();
     if (roots.length === 0) throw new Error('the nested server returned an empty trust bundle');
-    await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map((r) => toPem(r)).join(''));
+    await writeSecretFile(layout.downstreamAgent.trustBundleFile, roots.map((r) => toPem(r)).join(''), {
+      durable: false, // fetched again at every start
+    });
 
     const wanted = wantedEntries(config);
     const plan = planReconcile(wanted, await client.entriesUnder(downstreamAgentAlias(config)));

@@ -40,6 +40,7 @@ export async function writeRendered(
   if (written.get(child) === text) return;
   const path = configPath(layout, child);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  await writeSecretFile(path, text);
+  // Rendered again at every start: atomic, not forced to disk.
+  await writeSecretFile(path, text, { durable: false });
   written.set(child, text);
 }

@@ -26,7 +26,9 @@ export function pidFiles(dir: string): PidFiles {
       const startTime = await processStartTime(pid);
       if (startTime === null) return; // already gone
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeSecretFile(path(child), `${JSON.stringify({ child, pid, startTime, configFile })}\n`);
+      await writeSecretFile(path(child), `${JSON.stringify({ child, pid, startTime, configFile })}\n`, {
+        durable: false,
+      });
     },
     async forget(child) {
       await rm(path(child), { force: true });

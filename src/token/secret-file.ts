@@ -45,15 +45,23 @@ export async function readSecretFile(
   }
 }
 
-/** Writes a file with mode 0600 via a temporary sibling, fsync, rename and fsync of the directory. */
-export async function writeSecretFile(path: string, data: string): Promise<void> {
+/**
+ * Writes a file with mode 0600 via a temporary sibling, fsync, rename and fsync of the directory. A file made
+ * again at every start (a rendered config, a pid file) is `durable: false`: still whole or absent after a
+ * crash (the rename), but not forced to disk, which costs a few milliseconds each.
+ */
+export async function writeSecretFile(
+  path: string,
+  data: string,
+  { durable = true }: { durable?: boolean } = {},
+): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'wx', 0o600);
     try {
       await fh.writeFile(data, 'utf8');
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -63,7 +71,7 @@ export async function writeSecretFile(path: string, data: string): Promise<void>
     throw err;
   }
   // The rename is durable only once the directory entry reaches the disk.
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
 /** Flushes a directory's entries (after a rename or unlink) to disk. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordRequest } from '../common/events.js';
 import { Faults, handleControl, Stats } from '../common/faults.js';
 import { createLog, type Log } from '../common/log.js';
 import { type AuthContext, authenticate, login, refresh, requireAdmin } from './auth.js';
@@ -158,6 +159,8 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   }
 
   const server = createServer((req, res) => {
+    const arrived = performance.now();
+    res.once('finish', () => recordRequest('serviceradar-core', req.url ?? '/', performance.now() - arrived));
     handle(req, res).catch((err: Error) => {
       log.error('request failed', { error: err.message });
       if (!res.headersSent) send(res, jsonReply(500, { message: 'internal error', status: 500 }));
