@@ -83,7 +83,7 @@ async function packaged(): Promise<Row[]> {
   const env = await makeEnv(join(root, 'exe'), sim);
   const daemon = startDaemon(env, {}, [EXE]);
   await waitReady(env, daemon, 60_000);
-  const idle = await idleBeside(daemon.child.pid as number, idleSeconds, smoke ? 2 : 10);
+  const idle = await idleBeside(daemon.child.pid as number, idleSeconds, smoke ? 2 : 30);
   await daemon.stop();
   const ratio = idle.rss / idle.bareRss;
   const start = median(starts);
