@@ -74,7 +74,8 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
   const decision = decide(req, caller.principal, ctx.config);
   if ('rule' in decision) return denied(ctx, caller, req, decision, req.ttlSeconds);
   const ttl = decision.ttlSeconds;
-  const limited = ctx.limiter.admit(`${caller.principal.kind}:${caller.principal.name}`, ctx.now());
+  const key = `${caller.principal.kind}:${caller.principal.name}`;
+  const limited = ctx.limiter.admit(key, ctx.now());
   if (limited) {
     const perCaller = limited.scope === 'caller';
     const limit = perCaller ? ctx.config.rateLimit.perCallerPerMinute : ctx.config.rateLimit.globalPerMinute;

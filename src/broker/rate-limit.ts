@@ -7,13 +7,13 @@ export interface Bucket {
   take(nowMs: number): void;
 }
 
-/** A bucket of `perMinute` requests, full at the start. */
-export function tokenBucket(perMinute: number): Bucket {
+/** A bucket of `burst` (default `perMinute`) requests, full at the start, refilled `perMinute` a minute. */
+export function tokenBucket(perMinute: number, burst = perMinute): Bucket {
   const ratePerMs = perMinute / 60_000;
-  let tokens = perMinute;
+  let tokens = burst;
   let at = Number.NEGATIVE_INFINITY;
   const refill = (nowMs: number) => {
-    if (at !== Number.NEGATIVE_INFINITY) tokens = Math.min(perMinute, tokens + (nowMs - at) * ratePerMs);
+    if (at !== Number.NEGATIVE_INFINITY) tokens = Math.min(burst, tokens + (nowMs - at) * ratePerMs);
     at = nowMs;
   };
   return {
@@ -34,9 +34,13 @@ export interface Limiter {
 }
 
 /** Per-key buckets (created on first use, dropped once full again) plus an optional global bucket. */
-export function limiter(perKeyPerMinute: number, globalPerMinute: number | null): Limiter {
+export function limiter(
+  perKeyPerMinute: number,
+  globalPerMinute: number | null,
+  globalOptions: { burst?: number } = {},
+): Limiter {
   const keys = new Map<string, Bucket>();
-  const global = globalPerMinute === null ? null : tokenBucket(globalPerMinute);
+  const global = globalPerMinute === null ? null : tokenBucket(globalPerMinute, globalOptions.burst);
   // A bucket refills `perMinute` a minute, so one untouched for a minute is full and can be forgotten.
   const FULL_AFTER_MS = 60_000;
   const lastUse = new Map<string, number>();
