@@ -75,7 +75,12 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
   if ('rule' in decision) return denied(ctx, caller, req, decision, req.ttlSeconds);
   const ttl = decision.ttlSeconds;
   const key = `${caller.principal.kind}:${caller.principal.name}`;
-  const limited = ctx.limiter.admit(key, ctx.now());
+  // The same caller asking for the same identity again is the same request: it keeps its slot (rate-limit.ts).
+  const limited = ctx.limiter.admit(
+    key,
+    ctx.now(),
+    `${key} ${req.downstream?.spiffeId ?? ''} ${req.clientSpiffeId ?? ''}`,
+  );
   if (limited) {
     const perCaller = limited.scope === 'caller';
     const limit = perCaller ? ctx.config.rateLimit.perCallerPerMinute : ctx.config.rateLimit.globalPerMinute;
