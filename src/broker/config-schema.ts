@@ -54,7 +54,7 @@ export interface BrokerFileConfig {
     max_ttl_seconds?: number;
     templates?: BrokerFileTemplate[];
   };
-  rate_limit?: { per_caller_per_minute?: number; global_per_minute?: number };
+  rate_limit?: { per_caller_per_minute?: number; global_per_minute?: number; global_burst?: number };
   audit?: { file?: string; max_bytes?: number; keep?: number };
 }
 
@@ -111,6 +111,10 @@ export const decodeBrokerFile: Decoder<BrokerFileConfig> = obj<BrokerFileConfig>
       { nonEmpty: true },
     ),
   }),
-  rate_limit: obj({ per_caller_per_minute: int(1, 10_000), global_per_minute: int(1, 100_000) }),
+  rate_limit: obj({
+    per_caller_per_minute: int(1, 10_000),
+    global_per_minute: int(1, 100_000),
+    global_burst: int(1, 100_000),
+  }),
   audit: obj({ file: path, max_bytes: int(4096, 1024 ** 3), keep: int(0, 100) }),
 });

@@ -54,7 +54,12 @@ export interface BrokerConfig {
     readonly maxTtlSeconds: number;
     readonly templates: readonly Template[];
   };
-  readonly rateLimit: { readonly perCallerPerMinute: number; readonly globalPerMinute: number };
+  readonly rateLimit: {
+    readonly perCallerPerMinute: number;
+    readonly globalPerMinute: number;
+    /** Join tokens the global bucket admits at once when full; by default a minute's worth. */
+    readonly globalBurst: number;
+  };
   readonly audit: { readonly file: string; readonly maxBytes: number; readonly keep: number };
 }
 
@@ -162,6 +167,8 @@ function fillDefaults(file: BrokerFileConfig): BrokerConfig {
     rateLimit: {
       perCallerPerMinute: file.rate_limit?.per_caller_per_minute ?? DEFAULT_PER_CALLER_PER_MINUTE,
       globalPerMinute: file.rate_limit?.global_per_minute ?? DEFAULT_GLOBAL_PER_MINUTE,
+      globalBurst:
+        file.rate_limit?.global_burst ?? file.rate_limit?.global_per_minute ?? DEFAULT_GLOBAL_PER_MINUTE,
     },
     audit: {
       file: file.audit?.file ?? DEFAULT_BROKER_AUDIT_FILE,

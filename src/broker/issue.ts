@@ -74,7 +74,13 @@ export async function issueJoinToken(body: string, caller: Caller, ctx: IssueCon
   const decision = decide(req, caller.principal, ctx.config);
   if ('rule' in decision) return denied(ctx, caller, req, decision, req.ttlSeconds);
   const ttl = decision.ttlSeconds;
-  const limited = ctx.limiter.admit(`${caller.principal.kind}:${caller.principal.name}`, ctx.now());
+  const key = `${caller.principal.kind}:${caller.principal.name}`;
+  // The same caller asking for the same identity again is the same request: it keeps its slot (rate-limit.ts).
+  const limited = ctx.limiter.admit(
+    key,
+    ctx.now(),
+    `${key} ${req.downstream?.spiffeId ?? ''} ${req.clientSpiffeId ?? ''}`,
+  );
   if (limited) {
     const perCaller = limited.scope === 'caller';
     const limit = perCaller ? ctx.config.rateLimit.perCallerPerMinute : ctx.config.rateLimit.globalPerMinute;

@@ -68,7 +68,9 @@ export async function runBroker({ configPath }: { configPath: string }): Promise
     metrics,
     credentials: () => credentials,
     sessions,
-    limiter: limiter(config.rateLimit.perCallerPerMinute, config.rateLimit.globalPerMinute),
+    limiter: limiter(config.rateLimit.perCallerPerMinute, config.rateLimit.globalPerMinute, {
+      burst: config.rateLimit.globalBurst,
+    }),
     loginLimiter: limiter(config.rateLimit.perCallerPerMinute, null),
     socketPath: config.spire.socketPath,
     now: Date.now,

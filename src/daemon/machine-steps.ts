@@ -39,6 +39,12 @@ export const TRANSIENT_RETRY_MAX_MS = 30_000;
  * The wait before asking a token source again. A transient failure gets full jitter up to the backoff (many
  * pollers hit one server), at most TRANSIENT_RETRY_MAX_MS; a server's Retry-After is a floor, and a failure that
  * needs a person waits the cap ±20 %, never a fraction of it.
+ *
+ * A Retry-After at or above the backoff is spread above by the backoff, or a tenth of it if that is more: enough
+ * that a fleet told the same Retry-After does not return in the same instant (one told 1 s returns over a second,
+ * one told 2 minutes over 12 s), little enough that a server which gives each caller its own time (the broker's
+ * global limit, docs/broker.md) is not kept waiting: 20 % above it made a fleet's last pollers come back a fifth
+ * of the whole wait late (docs/BENCHMARKS.md, Fleet).
  */
 export function tokenRetryDelay(
   policy: MachinePolicy,
@@ -50,8 +56,7 @@ export function tokenRetryDelay(
   const floor = Math.min(failure.retryAfterMs ?? 0, maxMs);
   if (!failure.retryable) return Math.max(floor, spread(maxMs, rand));
   const ceiling = Math.min(backoffDelay(policy.tokenRetry, failures), TRANSIENT_RETRY_MAX_MS);
-  // Everyone told the same Retry-After would come back in the same second: spread them above it.
-  if (floor >= ceiling) return Math.round(floor * (1 + 0.2 * rand));
+  if (floor >= ceiling) return Math.round(floor + rand * Math.max(ceiling, floor / 10));
   return Math.round(floor + rand * (ceiling - floor));
 }
 

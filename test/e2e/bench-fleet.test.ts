@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // `npm run bench:fleet -- --smoke` as CI runs it: a small fleet, a short outage. Nothing about time is asserted
-// (the machine is shared); only that the run completes, every poller enrols once, and the report and plot exist.
+// (the machine is shared); only that the run completes, every poller enrols once, the requests were counted (they
+// are heard on node:http's diagnostics channels, which a change of HTTP client would silence), and the report and
+// plot exist.
 const MAIN = fileURLToPath(new URL('../../dist/scripts/bench/fleet/main.js', import.meta.url)).replace(
   /\/dist\/dist\//,
   '/dist/',
@@ -42,6 +44,7 @@ describe('bench:fleet --smoke', () => {
         received: number;
         minted: number;
         twoTokens: number;
+        requests: { total: number; joinTokens: number; login: number };
         setup: { pollers: number };
       }[];
     };
@@ -49,6 +52,12 @@ describe('bench:fleet --smoke', () => {
     expect(run).toMatchObject({ withoutToken: 0, twoTokens: 0 });
     expect(run?.received).toBe(run?.setup.pollers);
     expect(run?.minted).toBe(run?.setup.pollers);
+    // Every poller asked at least once, and logged in at least once: a count of 0 means the recorder went deaf.
+    const pollers = run?.setup.pollers ?? Number.NaN;
+    expect(run?.requests.total).toBeGreaterThan(0);
+    expect(run?.requests.total).toBeGreaterThanOrEqual(pollers);
+    expect(run?.requests.joinTokens).toBeGreaterThanOrEqual(pollers);
+    expect(run?.requests.login).toBeGreaterThanOrEqual(pollers);
     expect(await readFile(svg, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
   });
 });

@@ -1,4 +1,4 @@
-// The P6 figures of one run, and the request rate over time, from what the pollers recorded, what undici saw them
+// The P6 figures of one run, and the request rate over time, from what the pollers recorded, what node:http saw them
 // send, and what the server says it answered.
 import type { PollerRecord } from './poller.js';
 import type { RequestLog } from './requests.js';

@@ -21,7 +21,7 @@ export interface FleetBenchOptions {
 }
 
 export const USAGE = `usage: npm run bench:fleet -- [--pollers N] [--rate R] [--burst B] [--outage-at S] [--outage S]
-  [--outage-kind 503|down] [--outage-retry-after S] [--scope join-tokens|all] [--auth login|bearer]
+  [--outage-kind 503|down (sim: 503, broker: down)] [--outage-retry-after S] [--scope join-tokens|all] [--auth login|bearer]
   [--target sim|broker] [--seed N] [--runs N] [--timeout S] [--svg PATH] [--json PATH] [--smoke]`;
 
 const SMOKE = { pollers: 40, rate: 40, outageS: 1 };
@@ -73,6 +73,9 @@ export function parseOptions(argv: string[]): FleetBenchOptions {
   const pollers = Math.round(number(values, 'pollers', smoke ? SMOKE.pollers : 1000, 1));
   const rate = number(values, 'rate', smoke ? SMOKE.rate : 100, 0.1);
   const ideal = pollers / rate;
+  const target = choice(values, 'target', ['sim', 'broker'] as const);
+  // The broker's outage is its process stopped and started again (target-broker.ts says why not a 503).
+  const kinds = target === 'broker' ? (['down', '503'] as const) : (['503', 'down'] as const);
   return {
     pollers,
     rate,
@@ -81,11 +84,11 @@ export function parseOptions(argv: string[]): FleetBenchOptions {
     // A third of the way through the ideal run: part of the fleet is enrolled when the admin API goes away.
     outageAtS: number(values, 'outage-at', Math.round((ideal / 3) * 10) / 10, 0),
     outageS: number(values, 'outage', smoke ? SMOKE.outageS : 10, 0),
-    outageKind: choice(values, 'outage-kind', ['503', 'down'] as const),
+    outageKind: choice(values, 'outage-kind', kinds),
     outageRetryAfterS: Math.round(number(values, 'outage-retry-after', 0, 0)),
     scope: choice(values, 'scope', ['join-tokens', 'all'] as const),
     auth: choice(values, 'auth', ['login', 'bearer'] as const),
-    target: choice(values, 'target', ['sim', 'broker'] as const),
+    target,
     seed: Math.round(number(values, 'seed', 1, 0)),
     runs: Math.round(number(values, 'runs', 1, 1)),
     timeoutS: number(values, 'timeout', smoke ? 60 : 600, 1),

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAdminConfig } from '../../../test/sim/admin/config.js';
 import { type AdminApi, startAdminApi } from '../../../test/sim/admin/server.js';
 import { Faults, Stats } from '../../../test/sim/common/faults.js';
+import { announceReady, serveCommands } from './forked.js';
 import { startSpireStub } from './spire-stub.js';
 import type { Answer, ServerView, TargetOptions } from './target.js';
 
@@ -14,15 +15,6 @@ export interface SimServerArgs extends TargetOptions {
   username: string;
   password: string;
 }
-
-export type SimCommand = { id: number } & (
-  | { type: 'outage'; from: number; to: number }
-  | { type: 'view' }
-  | { type: 'stop' }
-);
-export type SimMessage =
-  | { type: 'ready'; url: string }
-  | { type: 'done'; id: number; view?: ServerView; outage?: { from: number; to: number }; error?: string };
 
 /** /_sim/stats, with the time of every answer: `<route>_<status>` is counted once per request answered. */
 class TimedStats extends Stats {
@@ -34,7 +26,6 @@ class TimedStats extends Stats {
   }
 }
 
-const send = (message: SimMessage) => process.send?.(message);
 const until = (at: number) => sleep(Math.max(0, at - Date.now()));
 
 async function main(): Promise<void> {
@@ -87,25 +78,22 @@ async function main(): Promise<void> {
     await toggle(false);
     return { from: began, to: Date.now() };
   };
-  process.on('message', (command: SimCommand) => {
-    const run = async (): Promise<Omit<Extract<SimMessage, { type: 'done' }>, 'type' | 'id'>> => {
-      if (command.type === 'outage') return { outage: await outage(command.from, command.to) };
-      if (command.type === 'view') {
-        return {
-          view: { answers: stats.answers, minted: Object.fromEntries(stub.minted), stats: stats.snapshot() },
-        };
-      }
-      await api?.close();
-      await stub.close();
-      setImmediate(() => process.disconnect());
-      return {};
-    };
-    run().then(
-      (result) => send({ type: 'done', id: command.id, ...result }),
-      (err: Error) => send({ type: 'done', id: command.id, error: err.message }),
-    );
+  serveCommands(async (command) => {
+    if (command.type === 'outage') return { outage: await outage(command.from, command.to) };
+    if (command.type === 'view') {
+      const view: ServerView = {
+        answers: stats.answers,
+        minted: Object.fromEntries(stub.minted),
+        stats: stats.snapshot(),
+      };
+      return { view };
+    }
+    await api?.close();
+    await stub.close();
+    setImmediate(() => process.disconnect());
+    return {};
   });
-  send({ type: 'ready', url });
+  announceReady(url);
 }
 
 main().catch((err: Error) => {

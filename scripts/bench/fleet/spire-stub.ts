@@ -1,5 +1,6 @@
-// The cluster SPIRE server behind the admin API, reduced to the two calls core makes (Agent.CreateJoinToken,
-// Entry.BatchCreateEntry) kept in memory. The simulated SPIRE server persists its whole datastore with an fsync on
+// The cluster SPIRE server behind the admin API or the broker, reduced to the calls they make (Agent.CreateJoinToken,
+// Entry.BatchCreateEntry; for the broker also Entry.ListEntries, Agent.GetAgent and grpc.health.v1 Check) kept in
+// memory. The simulated SPIRE server persists its whole datastore with an fsync on
 // every write and manages some 35 mints a second (measured here), so it, not the throttle under test, would set
 // the pace; this stub answers at once and counts the tokens minted for each poller's downstream SPIFFE ID.
 import { randomUUID } from 'node:crypto';
@@ -30,6 +31,9 @@ export async function startSpireStub(socket: string): Promise<SpireStub> {
       tokens++;
       cb(null, { value: randomUUID(), expires_at: Math.floor(Date.now() / 1000) + call.request.ttl });
     },
+    // No agent ever attests here.
+    GetAgent: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
+      cb({ code: grpc.status.NOT_FOUND, details: 'agent not found' }),
   });
   server.addService(services.entry.service, {
     BatchCreateEntry: (
@@ -43,6 +47,11 @@ export async function startSpireStub(socket: string): Promise<SpireStub> {
       });
       cb(null, { results });
     },
+    ListEntries: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
+      cb(null, { entries: [], next_page_token: '' }),
+  });
+  server.addService(services.health.service, {
+    Check: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { status: 'SERVING' }),
   });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>

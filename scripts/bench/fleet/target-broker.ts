@@ -1,20 +1,56 @@
-// `--target broker`: `poller-bootstrap broker` (DESIGN §9) in front of a SPIRE server, its global throttle set to
-// R a second. The broker is built on another branch and is not in this tree yet; wiring it needs: its config with
-// `rate_limit.global_per_minute = 60·R` and a per-caller limit above the fleet's need (all pollers share one
-// login here), a users file with the hashed password (`src/broker/hash.ts`), its JWT key, a SPIRE admin socket
-// (spire-stub.ts serves one), the outage as a stop and restart of the process, and a ServerView from its
-// /metrics or audit file (test/e2e/broker-harness.ts on that branch starts it the same way).
-import { existsSync } from 'node:fs';
+// `--target broker`: `poller-bootstrap broker` (DESIGN §9), the real process, in front of the SPIRE stub, its
+// global throttle at R join tokens a second with a burst of `--burst` (broker-server.ts runs both in a process of
+// its own). The pollers log in to it as they would to core (or share one bearer token with `--auth bearer`).
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BrokerServerArgs } from './broker-server.js';
+import { forkServer } from './forked.js';
 import type { Target, TargetOptions } from './target.js';
 
-const BROKER_CLI = fileURLToPath(new URL('../../../src/cli/broker.js', import.meta.url));
+const SERVER = fileURLToPath(new URL('./broker-server.js', import.meta.url));
+const USERNAME = 'edge-bootstrap';
 
-export async function startBrokerTarget(_options: TargetOptions): Promise<Target> {
-  const why = existsSync(BROKER_CLI)
-    ? 'the broker is in this tree but scripts/bench/fleet/target-broker.ts does not start it yet'
-    : '`poller-bootstrap broker` is not in this tree yet (it is built on branch broker)';
-  throw new Error(
-    `--target broker: ${why}; see the comment at the top of scripts/bench/fleet/target-broker.ts`,
-  );
+export async function startBrokerTarget(options: TargetOptions): Promise<Target> {
+  if (options.outageKind !== 'down') {
+    throw new Error(
+      '--target broker: the outage is a stop and start of the broker process (--outage-kind down); the broker ' +
+        'answers 502 when SPIRE fails, which the daemon counts as a token that may have been minted',
+    );
+  }
+  if (options.scope !== 'join-tokens') {
+    throw new Error('--target broker: its global throttle counts join tokens only (--scope join-tokens)');
+  }
+  const password = randomBytes(18).toString('base64url');
+  const passwordFile = join(options.dir, 'admin-password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  const args: BrokerServerArgs = {
+    ...options,
+    socket: join(options.dir, 'spire-api.sock'),
+    username: USERNAME,
+    passwordFile,
+  };
+  const server = await forkServer('fleet broker server', SERVER, args);
+  const { url } = server;
+  return {
+    name: 'broker',
+    url,
+    username: USERNAME,
+    passwordFile,
+    async bearerFile() {
+      const res = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: USERNAME, password }),
+      });
+      const { access_token: bearer } = (await res.json()) as { access_token: string };
+      const path = join(options.dir, 'bearer');
+      await writeFile(path, `${bearer}\n`, { mode: 0o600 });
+      return path;
+    },
+    outage: (from, to) => server.outage(from, to),
+    view: () => server.view(),
+    close: () => server.close(),
+  };
 }

@@ -1,6 +1,6 @@
 // The server under test, whichever it is: where the pollers send their requests, how to take it down and bring it
 // back, and what it saw. `sim` is the simulated admin API (test/sim/admin) behind a token bucket; `broker` is
-// `poller-bootstrap broker`, to be wired once it is in this tree.
+// the real `poller-bootstrap broker` process behind its global throttle (target-broker.ts).
 
 /** One answer the server gave: epoch ms, route ('login', 'join_tokens', …) and HTTP status. */
 export type Answer = [at: number, route: string, status: number];

@@ -26,7 +26,7 @@ describe('the broker config', () => {
   it("fills the plan's defaults", () => {
     const c = parseBrokerConfig(MINIMAL);
     expect(c.policy).toMatchObject({ defaultTtlSeconds: 600, maxTtlSeconds: 86_400 });
-    expect(c.rateLimit).toEqual({ perCallerPerMinute: 10, globalPerMinute: 60 });
+    expect(c.rateLimit).toEqual({ perCallerPerMinute: 10, globalPerMinute: 60, globalBurst: 60 });
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 8443 });
     expect(c.spire).toMatchObject({ socketPath: '/tmp/spire-server/private/api.sock', pruneStale: false });
     expect(c.policy.templates[0]).toMatchObject({ selectorTypes: ['unix'], allowAdmin: false });

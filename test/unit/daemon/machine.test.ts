@@ -478,7 +478,10 @@ describe('retry delays', () => {
     expect(delayAfter({ ...tokenFailed(up), rand: 0 })).toBe(0);
     expect(delayAfter({ ...tokenFailed(up), rand: 0.999 })).toBe(999);
     expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0 })).toBe(30_000);
-    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0.5 })).toBe(33_000);
+    // Spread above it by the backoff (1 s here) or a tenth of it, whichever is more.
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0.5 })).toBe(31_500);
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 30_000 }), rand: 0.999 })).toBe(32_997);
+    expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 2_000 }), rand: 0.5 })).toBe(2_500);
     // A Retry-After beyond the cap, or of 40 days, does not stop the daemon for longer than the cap allows.
     expect(delayAfter({ ...tokenFailed(up, { retryAfterMs: 40 * 86_400_000 }), rand: 0 })).toBe(60_000);
   });
