@@ -11,6 +11,8 @@ import type { Route } from './metrics.js';
 import type { Reply } from './reply.js';
 
 const MAX_BODY = 64 * 1024;
+/** How long a stop waits for the requests in flight. */
+const DRAIN_MS = 10_000;
 
 class BodyTooLarge extends Error {}
 
@@ -124,10 +126,16 @@ export async function startBrokerServer(options: {
     async reloadTls() {
       if (tls) (server as HttpsServer).setSecureContext(await tlsOptions(tls));
     },
+    // A request in flight may have minted already: it is answered before the connection goes, for up to
+    // DRAIN_MS; idle keep-alive connections are closed at once.
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }
