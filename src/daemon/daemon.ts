@@ -2,6 +2,7 @@
 // It decides nothing: what a child's output, exit or a new config means is the machine's business.
 import type { Config } from '../config/types.js';
 import { perform, type Runner } from './effects.js';
+import { eventQueue } from './event-queue.js';
 import type { IdentityReports } from './identity-report.js';
 import { type Child, type EventBody, initialState, type MachineState, transition } from './machine.js';
 import { machinePolicy } from './policy.js';
@@ -17,8 +18,7 @@ export class Daemon {
   readonly #abort = new AbortController();
   #config: Config;
   #state: MachineState;
-  #queue: EventBody[] = [];
-  #draining = false;
+  readonly #enqueue = eventQueue<EventBody>((body) => this.#step(body));
   #resolveStopped!: () => void;
   readonly stopped = new Promise<void>((resolve) => {
     this.#resolveStopped = resolve;
@@ -87,16 +87,8 @@ export class Daemon {
     this.#dispatch({ type: 'input-changed', input });
   }
 
-  // Events raised while one is being handled (an effect that completes at once) wait their turn in the queue.
   #dispatch(body: EventBody): void {
-    this.#queue.push(body);
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      for (let next = this.#queue.shift(); next; next = this.#queue.shift()) this.#step(next);
-    } finally {
-      this.#draining = false;
-    }
+    this.#enqueue(body);
   }
 
   #step(body: EventBody): void {

@@ -3,6 +3,7 @@
 // daemon's scheduler); everything a SPIRE child or the disk would do succeeds at once, so a poller is done as soon
 // as its agents would be ready. Decisions (retries, jitter, backoff, the hourly limit) are the machine's alone.
 import { AgentTokens } from '../../../src/daemon/agent-tokens.js';
+import { eventQueue } from '../../../src/daemon/event-queue.js';
 import { failureOf } from '../../../src/daemon/failures.js';
 import {
   type Agent,
@@ -59,8 +60,7 @@ export class Poller {
   readonly #scheduler = timerScheduler();
   readonly #abort = new AbortController();
   #state: MachineState;
-  #queue: EventBody[] = [];
-  #draining = false;
+  readonly #enqueue = eventQueue<EventBody>((body) => this.#step(body));
 
   constructor(options: PollerOptions) {
     this.#options = options;
@@ -105,16 +105,8 @@ export class Poller {
     this.#scheduler.clearAll();
   }
 
-  // As the daemon's runner: events raised while one is handled wait their turn.
   #dispatch(body: EventBody): void {
-    this.#queue.push(body);
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      for (let next = this.#queue.shift(); next; next = this.#queue.shift()) this.#step(next);
-    } finally {
-      this.#draining = false;
-    }
+    this.#enqueue(body);
   }
 
   #step(body: EventBody): void {
