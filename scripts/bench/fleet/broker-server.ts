@@ -10,16 +10,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { announceReady, serveCommands } from './forked.js';
+import { announceReady, type ServerLogin, serveCommands } from './forked.js';
 import { startSpireStub } from './spire-stub.js';
 import type { Answer, ServerView, TargetOptions } from './target.js';
 
-export interface BrokerServerArgs extends TargetOptions {
-  socket: string;
-  username: string;
-  /** The 0600 file holding the password; it is hashed here, never passed in argv. */
-  passwordFile: string;
-}
+export type BrokerServerArgs = TargetOptions & ServerLogin;
 
 const CLI = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 const until = (at: number) => sleep(Math.max(0, at - Date.now()));

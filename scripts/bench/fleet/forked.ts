@@ -1,7 +1,10 @@
 // A target's server in a process of its own (so it does not share the pollers' event loop), driven over IPC:
 // it says `ready` with its URL, then answers outage, view and stop commands (sim-server.ts, broker-server.ts).
 import { fork } from 'node:child_process';
-import type { ServerView } from './target.js';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ServerView, Target, TargetOptions } from './target.js';
 
 export type ServerCommand = { id: number } & (
   | { type: 'outage'; from: number; to: number }
@@ -86,3 +89,49 @@ export function serveCommands(run: (command: ServerCommand) => Promise<Done>): v
 export const announceReady = (url: string): void => {
   process.send?.({ type: 'ready', url } satisfies ServerMessage);
 };
+
+/** What both targets' server processes are given: the stub's socket and a login whose password is in a file. */
+export interface ServerLogin {
+  socket: string;
+  username: string;
+  /** The 0600 file holding the password; read by the server, never passed in argv. */
+  passwordFile: string;
+}
+
+/**
+ * A target whose server runs in `script` (a process of its own): a fresh admin login (its password in a 0600
+ * file), the SPIRE stub's socket, and a bearer from one login for `--auth bearer`.
+ */
+export async function forkedTarget(
+  name: Target['name'],
+  script: string,
+  options: TargetOptions,
+): Promise<Target> {
+  const username = 'edge-bootstrap';
+  const password = randomBytes(18).toString('base64url');
+  const passwordFile = join(options.dir, 'admin-password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  const login: ServerLogin = { socket: join(options.dir, 'spire-api.sock'), username, passwordFile };
+  const server = await forkServer(`fleet ${name} server`, script, { ...options, ...login });
+  const { url } = server;
+  return {
+    name,
+    url,
+    username,
+    passwordFile,
+    async bearerFile() {
+      const res = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      });
+      const { access_token: bearer } = (await res.json()) as { access_token: string };
+      const path = join(options.dir, 'bearer');
+      await writeFile(path, `${bearer}\n`, { mode: 0o600 });
+      return path;
+    },
+    outage: (from, to) => server.outage(from, to),
+    view: () => server.view(),
+    close: () => server.close(),
+  };
+}

@@ -1,20 +1,17 @@
 // The `sim` target's own process (forked by target-sim.ts, so the server does not share the pollers' event loop):
 // the SPIRE stub and the simulated admin API with its token-bucket knobs, recording every answer it gives.
 // Commands arrive over the IPC channel: outage on/off, view, stop.
+import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAdminConfig } from '../../../test/sim/admin/config.js';
 import { type AdminApi, startAdminApi } from '../../../test/sim/admin/server.js';
 import { Faults, Stats } from '../../../test/sim/common/faults.js';
-import { announceReady, serveCommands } from './forked.js';
+import { announceReady, type ServerLogin, serveCommands } from './forked.js';
 import { startSpireStub } from './spire-stub.js';
 import type { Answer, ServerView, TargetOptions } from './target.js';
 
-export interface SimServerArgs extends TargetOptions {
-  socket: string;
-  username: string;
-  password: string;
-}
+export type SimServerArgs = TargetOptions & ServerLogin;
 
 /** /_sim/stats, with the time of every answer: `<route>_<status>` is counted once per request answered. */
 class TimedStats extends Stats {
@@ -35,7 +32,13 @@ async function main(): Promise<void> {
   faults.update({ throttleRate: args.rate, throttleBurst: args.burst, throttleScope: args.scope });
   const stats = new TimedStats();
   const config = parseAdminConfig({
-    users: [{ username: args.username, password: args.password, roles: ['admin'] }],
+    users: [
+      {
+        username: args.username,
+        password: (await readFile(args.passwordFile, 'utf8')).trim(),
+        roles: ['admin'],
+      },
+    ],
   });
   const quiet = new Writable({ write: (_c, _e, done) => done() });
   let port = 0;
