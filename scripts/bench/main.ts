@@ -115,11 +115,17 @@ async function packaged(): Promise<Row[]> {
   ];
 }
 
-/** P6: the fleet benchmark's program, its figures read back from its --json. */
-function fleet(): Row[] {
-  const json = join(root, 'fleet.json');
+/**
+ * P6: the fleet benchmark's program against `target`, its figures read back from its --json. R = 50: above about
+ * 100 tokens a second the pollers' own process, not the throttle, sets the pace on two cores (BENCHMARKS.md).
+ */
+function fleet(target: 'sim' | 'broker'): Row[] {
+  const json = join(root, `fleet-${target}.json`);
   const program = fileURLToPath(new URL('./fleet/main.js', import.meta.url));
-  const res = spawnSync(process.execPath, [program, '--json', json, ...(smoke ? ['--smoke'] : [])], {
+  const args = ['--json', json, '--target', target, ...(smoke ? ['--smoke'] : ['--rate', '50'])];
+  // The broker's outage is a stop and a start of its process; the simulator's, 503 for every request.
+  if (target === 'broker') args.push('--outage-kind', 'down');
+  const res = spawnSync(process.execPath, [program, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -132,7 +138,7 @@ function fleet(): Row[] {
   const ratio = f.timeRatio ?? Number.POSITIVE_INFINITY;
   return [
     {
-      id: 'P6',
+      id: `P6 ${target}`,
       measure: 'fleet: time until all hold a token ÷ (N/R); requests ÷ N; two tokens',
       value: `${f.timeRatio === null ? 'not all' : ratio.toFixed(2)}; ${f.requestsPerPoller.toFixed(2)}; ${f.twoTokens}`,
       reference: `N ${options.pollers} vs ${options.target} at R ${options.rate}/s, ${options.outageS} s outage: N/R ${(options.pollers / options.rate).toFixed(1)} s`,
@@ -154,7 +160,7 @@ function print(rows: Row[]): void {
 }
 
 async function bench(): Promise<void> {
-  print([...(await bootstraps()), ...(await packaged()), ...fleet()]);
+  print([...(await bootstraps()), ...(await packaged()), ...fleet('sim'), ...fleet('broker')]);
 }
 
 bench()
