@@ -1,8 +1,9 @@
 // The broker's Prometheus metrics, on a registry of its own, with fixed label sets present from the start (a
 // counter that appears at 1 is invisible to increase(), so the first unauthorized attempt would not alert).
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { pick, versionLabel } from '../observability/metrics-labels.js';
+import { processMetrics } from '../observability/process-metrics.js';
 import { RULES, type Rule } from './policy.js';
 
 export const BROKER_METRICS_PREFIX = 'poller_bootstrap_broker_';
@@ -31,15 +32,8 @@ export function createBrokerMetrics(options: { version: string; defaultMetrics?:
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: BROKER_METRICS_PREFIX });
-    // prom-client names these gauges *_total, which Prometheus reserves for counters.
-    for (const g of [
-      'nodejs_active_handles_total',
-      'nodejs_active_requests_total',
-      'nodejs_active_resources_total',
-    ]) {
-      registry.removeSingleMetric(`${BROKER_METRICS_PREFIX}${g}`);
-    }
+    // The broker answers requests: its event-loop delay is worth sampling (prom-client's 10 ms).
+    processMetrics(registry, BROKER_METRICS_PREFIX, true);
   }
   const build = new Gauge({
     name: name('build_info'),

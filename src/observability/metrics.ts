@@ -1,7 +1,7 @@
 // The daemon's Prometheus metrics, on a registry of its own (the global one would mix in whatever a dependency
 // registers). Callers use the typed helpers; label values outside the fixed sets are recorded as 'other'.
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteHandler } from './http.js';
 import {
   ATTEMPT_RESULTS,
@@ -22,6 +22,7 @@ import {
   type TokenSourceName,
   versionLabel,
 } from './metrics-labels.js';
+import { processMetrics } from './process-metrics.js';
 
 export const METRICS_PREFIX = 'poller_bootstrap_';
 
@@ -184,25 +185,11 @@ function precreate(m: Instruments): void {
 }
 
 /** Builds the metrics on a fresh registry, with every fixed label set present from the start. */
-const MISNAMED_DEFAULT_GAUGES = [
-  'nodejs_active_handles_total',
-  'nodejs_active_requests_total',
-  'nodejs_active_resources_total',
-];
-
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) {
-    // prom-client samples event-loop delay every 10 ms by default: most of an idle daemon's CPU. Once a second
-    // still shows a blocked loop; the daemon has no latency-sensitive work.
-    collectDefaultMetrics({
-      register: registry,
-      prefix: METRICS_PREFIX,
-      eventLoopMonitoringPrecision: 1_000,
-    });
-    // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool rejects them);
-    // the per-type breakdowns without the suffix stay.
-    for (const gauge of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`${METRICS_PREFIX}${gauge}`);
+    // An edge daemon idles for months and has no latency-sensitive work: no event-loop sampling.
+    processMetrics(registry, METRICS_PREFIX, false);
   }
   const m = instruments(registry);
   m.buildInfo.set(

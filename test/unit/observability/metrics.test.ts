@@ -219,6 +219,13 @@ describe('createMetrics', () => {
     expect(text).toMatch(/^poller_bootstrap_nodejs_/m);
   });
 
+  it('measures event-loop lag at each scrape but keeps no sampler whose gauges need a timer', async () => {
+    const metrics = createMetrics({ version: '0.1.0', spireVersion: '1.13.3' });
+    const text = await metrics.metricsText();
+    expect(text).toMatch(/^poller_bootstrap_nodejs_eventloop_lag_seconds /m);
+    expect(text).not.toMatch(/nodejs_eventloop_lag_(min|max|mean|stddev|p50|p90|p99)_seconds/);
+  });
+
   it('serves the exposition format through the /metrics route', async () => {
     const metrics = make();
     const answer = await metricsRoute(metrics)({} as never);
