@@ -39,11 +39,19 @@ export const MAX_BACKLOG_MS = 300_000;
 /** At most this many slots are held at once (each is a few dozen bytes). */
 export const MAX_RESERVATIONS = 10_000;
 /**
- * How long a slot is held once due: its holder was told a whole number of seconds, rounded up, and a client
- * backing off may come back well after that (the daemon, after several failures in a row, anywhere up to its
- * 30 s transient cap: src/daemon/machine-steps.ts tokenRetryDelay). A holder later than this asks afresh.
+ * How late a holder may come back: a client backing off may return well after the time it was told (the daemon,
+ * after several failures in a row, up to its 30 s transient cap or a tenth of the wait:
+ * src/daemon/machine-steps.ts tokenRetryDelay), and a request takes a moment to arrive.
  */
-export const holdMs = (waitMs: number): number => Math.max(30_000, waitMs / 2);
+export const holdMs = (waitMs: number): number => Math.max(30_000, waitMs / 2) + 2_000;
+/**
+ * When a slot given at `nowMs`, `waitMs` ahead, is dropped: its holder was told a whole number of seconds,
+ * rounded up, and is held for holdMs after that. A holder later than this asks afresh.
+ */
+export const slotExpiresAt = (nowMs: number, waitMs: number): number =>
+  nowMs + Math.ceil(waitMs / 1000) * 1000 + holdMs(waitMs);
+/** Expired slots behind a longer-held one are looked for at most this often (a full pass over the slots). */
+const SWEEP_ALL_MS = 1_000;
 
 export interface GlobalOptions {
   /** Requests admitted at once from a full bucket; default `perMinute` (a minute's worth). */
@@ -72,8 +80,10 @@ function schedule(perMinute: number, options: GlobalOptions): Schedule {
   // May go below 0: each slot given takes its token from the future.
   let tokens = burst;
   let at = Number.NEGATIVE_INFINITY;
-  // By request, in the order given, which is slot order.
+  // By request, in the order given, which is slot order; not quite expiry order, since a longer wait is held
+  // longer.
   const reservations = new Map<string, Reservation>();
+  let sweptAllAt = Number.NEGATIVE_INFINITY;
   const perKey = new Map<string, number>();
   const drop = (request: string, r: Reservation) => {
     reservations.delete(request);
@@ -86,9 +96,11 @@ function schedule(perMinute: number, options: GlobalOptions): Schedule {
       return reservations.size;
     },
     admit(request, key, nowMs, maxPerKey) {
+      const all = nowMs - sweptAllAt >= SWEEP_ALL_MS;
+      if (all) sweptAllAt = nowMs;
       for (const [k, r] of reservations) {
-        if (r.expiresAt > nowMs) break;
-        drop(k, r);
+        if (r.expiresAt <= nowMs) drop(k, r);
+        else if (!all) break;
       }
       const mine = reservations.get(request);
       if (mine && mine.expiresAt > nowMs) {
@@ -110,7 +122,7 @@ function schedule(perMinute: number, options: GlobalOptions): Schedule {
       if (full) return Math.min(waitMs, maxBacklogMs);
       tokens -= 1;
       const slotAt = nowMs + waitMs;
-      reservations.set(request, { key, slotAt, expiresAt: slotAt + holdMs(waitMs) });
+      reservations.set(request, { key, slotAt, expiresAt: slotExpiresAt(nowMs, waitMs) });
       perKey.set(key, (perKey.get(key) ?? 0) + 1);
       return waitMs;
     },

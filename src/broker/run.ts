@@ -82,6 +82,9 @@ export async function runBroker({ configPath }: { configPath: string }): Promise
       handler,
       logger,
       onDone: (route, seconds) => metrics.duration(route, seconds),
+      // A request's SPIRE calls run in turn (mint, entry, pruning), each under spire.timeout_seconds: wait for about
+      // three of them.
+      drainMs: Math.max(10_000, 3 * config.spire.timeoutMs),
     });
   } catch (error) {
     spire.close();

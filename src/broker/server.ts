@@ -11,8 +11,8 @@ import type { Route } from './metrics.js';
 import type { Reply } from './reply.js';
 
 const MAX_BODY = 64 * 1024;
-/** How long a stop waits for the requests in flight. */
-const DRAIN_MS = 10_000;
+/** How long a stop waits for the requests in flight, unless told otherwise. */
+const DEFAULT_DRAIN_MS = 10_000;
 
 class BodyTooLarge extends Error {}
 
@@ -61,8 +61,14 @@ export async function startBrokerServer(options: {
   logger: Pick<Logger, 'info' | 'error'>;
   /** Told how long each answer took (the request duration histogram). */
   onDone?: (route: Route, seconds: number) => void;
+  /** How long a stop waits for the requests in flight; then their connections are cut. */
+  drainMs?: number;
 }): Promise<BrokerServer> {
   const { handler, logger, tls } = options;
+  const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
+  // Once stopping, a kept-alive connection must not carry a new request to the handler (it could mint after the
+  // stop began) nor stay open after its answer (the stop would wait for the client's keep-alive to lapse).
+  let stopping = false;
   const serve = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     let path = '';
@@ -72,13 +78,21 @@ export async function startBrokerServer(options: {
       path = '';
     }
     const remoteAddress = req.socket.remoteAddress ?? null;
-    handler({
-      method: req.method ?? 'GET',
-      path,
-      headers: req.headers,
-      remoteAddress,
-      body: () => readBody(req),
-    })
+    const handled: Promise<Reply & { route: Route }> = stopping
+      ? Promise.resolve({
+          status: 503,
+          body: { message: 'the broker is stopping; ask again', status: 503 },
+          headers: { 'retry-after': '1' },
+          route: 'other' as const,
+        })
+      : handler({
+          method: req.method ?? 'GET',
+          path,
+          headers: req.headers,
+          remoteAddress,
+          body: () => readBody(req),
+        });
+    handled
       .catch((error: unknown): Reply & { route: Route } => {
         if (error instanceof BodyTooLarge)
           return {
@@ -96,6 +110,7 @@ export async function startBrokerServer(options: {
           'content-type': 'application/json',
           'x-content-type-options': 'nosniff',
           ...reply.headers,
+          ...(stopping ? { connection: 'close' } : {}),
         };
         if (!res.headersSent)
           res.writeHead(reply.status, { ...headers, 'content-length': Buffer.byteLength(body) });
@@ -127,10 +142,11 @@ export async function startBrokerServer(options: {
       if (tls) (server as HttpsServer).setSecureContext(await tlsOptions(tls));
     },
     // A request in flight may have minted already: it is answered before the connection goes, for up to
-    // DRAIN_MS; idle keep-alive connections are closed at once.
+    // drainMs; idle keep-alive connections are closed at once, the others after their answer.
     close: () =>
       new Promise<void>((resolve) => {
-        const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
+        stopping = true;
+        const cut = setTimeout(() => server.closeAllConnections(), drainMs);
         server.close(() => {
           clearTimeout(cut);
           resolve();

@@ -188,7 +188,8 @@ function precreate(m: Instruments): void {
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) {
-    // An edge daemon idles for months and has no latency-sensitive work: no event-loop sampling.
+    // An edge daemon idles for months and has no latency-sensitive work: its idle CPU is worth more than an
+    // event-loop delay measure.
     processMetrics(registry, METRICS_PREFIX, false);
   }
   const m = instruments(registry);

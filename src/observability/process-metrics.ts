@@ -10,8 +10,8 @@ const MISNAMED_GAUGES = [
 
 // prom-client samples event-loop delay with a libuv timer (every 10 ms by default). Even once a second those wake-ups
 // were most of an idle daemon's CPU (0.17 s a minute in a bare node). Without sampling, the sampler's timer runs once
-// an hour and its gauges are dropped; nodejs_eventloop_lag_seconds, measured at each scrape, still shows a blocked
-// loop.
+// an hour and its gauges are dropped. What remains, nodejs_eventloop_lag_seconds, is only the delay of a
+// setImmediate at the previous scrape: a process without sampling has no measure of a loop blocked between scrapes.
 const UNSAMPLED_MS = 3_600_000;
 const SAMPLED_LAG_GAUGES = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map(
   (s) => `nodejs_eventloop_lag_${s}_seconds`,

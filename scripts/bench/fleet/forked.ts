@@ -125,6 +125,8 @@ export async function forkedTarget(
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username, password }),
       });
+      if (!res.ok)
+        throw new Error(`fleet ${name} server: login for the shared bearer answered ${res.status}`);
       const { access_token: bearer } = (await res.json()) as { access_token: string };
       const path = join(options.dir, 'bearer');
       await writeFile(path, `${bearer}\n`, { mode: 0o600 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { holdMs, limiter, tokenBucket } from '../../../src/broker/rate-limit.js';
+import { limiter, slotExpiresAt, tokenBucket } from '../../../src/broker/rate-limit.js';
 
 describe('token buckets', () => {
   it('admits a burst of perMinute, then one every 60/perMinute seconds, saying how long to wait', () => {
@@ -99,11 +99,34 @@ describe('token buckets', () => {
     const l = limiter(10_000, 60, { burst: 1 });
     expect(l.admit('a', 0, 'x')).toBeUndefined();
     expect(l.admit('a', 0, 'gone')?.retryAfterSeconds).toBe(1);
-    const late = 1_000 + holdMs(1_000);
+    const late = slotExpiresAt(0, 1_000);
     expect(l.admit('a', late - 1, 'y')).toBeUndefined();
     expect(l.reserved).toBe(1);
     expect(l.admit('a', late, 'z')).toEqual({ scope: 'global', retryAfterSeconds: 1 });
     expect(l.reserved).toBe(1);
     expect(l.admit('a', late, 'gone')).toEqual({ scope: 'global', retryAfterSeconds: 2 });
+  });
+
+  it('holds a slot for the backoff after the whole seconds its holder was told, not after the slot itself', () => {
+    const l = limiter(10_000, 60, { burst: 1 });
+    expect(l.admit('a', 0, 'x')).toBeUndefined();
+    expect(l.admit('a', 0, 'z')).toEqual({ scope: 'global', retryAfterSeconds: 1 });
+    // Told 2 s for a slot 1.99 s away; backing off by its 30 s ceiling on top, it is back at 32.01 s.
+    expect(l.admit('a', 10, 'y')).toEqual({ scope: 'global', retryAfterSeconds: 2 });
+    // Meanwhile a newcomer empties the bucket: only a slot still held lets it in.
+    expect(l.admit('a', 32_000, 'w')).toBeUndefined();
+    expect(l.admit('a', 32_010, 'y')).toBeUndefined();
+  });
+
+  it('drops an expired slot even behind one given earlier and held longer', () => {
+    const l = limiter(10_000, 60, { burst: 1 });
+    expect(l.admit('a', 0, 'x')).toBeUndefined();
+    // Slots 1 s … 200 s ahead, the k-th held for max(30 s, k/2) + 2 s after it.
+    for (let k = 1; k <= 200; k++) expect(l.admit('a', 0, `r${k}`)?.retryAfterSeconds).toBe(k);
+    // At 190 s the backlog is 11 s long: this slot, given later, expires (at 233 s) before many earlier ones.
+    expect(l.admit('a', 190_000, 'late')?.retryAfterSeconds).toBe(11);
+    l.admit('a', 240_000, 'probe');
+    // At 240 s the slots of r159 … r200 are still held, that of 'late' is not.
+    expect(l.reserved).toBe(42);
   });
 });
