@@ -156,27 +156,29 @@ const WHY: Record<EventOf<'token-refused'>['refusal'], string> = {
 /**
  * The agent logged the SPIRE server's refusal of its token: the server has burned it, so it is released at once
  * and the agent stopped (SPIRE would otherwise retry it for a minute). Only a token the agent attests with counts.
+ * An agent already being stopped (a reload, a missed deadline) stops as it was going to, but without the token:
+ * its next start must not offer it again.
  */
 export function onTokenRefused(state: MachineState, event: EventOf<'token-refused'>): Transition {
   const { child, refusal, at } = event;
   if (child === 'nested-server') return { state, effects: [] };
   const c = state.children[child];
   const token = state.tokens[child];
-  if (c.status !== 'starting' || !c.withToken || token === null || c.stopReason !== null) {
+  const stoppingAlready = c.status === 'stopping' && c.stopReason !== 'token-refused';
+  if ((c.status !== 'starting' && !stoppingAlready) || !c.withToken || token === null || token.leftover)
     return { state, effects: [] };
-  }
   const message = `the SPIRE server refused ${describeToken(token)}: it ${WHY[refusal]}`;
   const hint = 'nothing to do: the daemon discards it and acquires a new one (bounded by token.max_per_hour)';
   const refused = withError(state, failure('child', token.source, refusal, message, hint), at);
-  const stopping = withChild(refused, child, { status: 'stopping', stopReason: 'token-refused' });
+  const stopping = stoppingAlready
+    ? refused
+    : withChild(refused, child, { status: 'stopping', stopReason: 'token-refused' });
   const released = release(
     stopping,
     child,
     'rejected',
     refusal === 'token-expired' ? 'expired' : WHY[refusal],
   );
-  return {
-    state: released.state,
-    effects: [{ type: 'stop-child', child, reason: 'token-refused' }, ...released.effects],
-  };
+  const stop: Effect[] = stoppingAlready ? [] : [{ type: 'stop-child', child, reason: 'token-refused' }];
+  return { state: released.state, effects: [...stop, ...released.effects] };
 }

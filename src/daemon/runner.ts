@@ -124,10 +124,11 @@ export function createRunner(deps: DaemonDeps, core: RunnerCore): Runner {
       logger: deps.logger,
       observer,
       now,
-      // Direct mode: without its downstream entry on the cluster server the token is useless.
+      // Direct mode: without its downstream entry on the cluster server the token is useless. The entry goes
+      // where the token came from: the sources are built from the config at start (a reload changes neither).
       afterMint: async (t) => {
         if (t.source !== 'spire-server' || !t.parentId) return;
-        const config = core.config();
+        const config = deps.config;
         const expiresAt = t.expiresAt ?? new Date(now() + config.token.ttlSeconds * 1000);
         const pruned = await registerUpstreamDownstreamEntry(config, t.parentId, expiresAt, (err) =>
           deps.logger.warn(

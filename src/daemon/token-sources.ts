@@ -1,4 +1,5 @@
 // Maps the daemon's config onto the token layer: which sources, in which order, with which options.
+import { pathLayout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import { tokenResultOf } from '../observability/metrics-labels.js';
 import { type AdminAuth, createAdminClient } from '../token/admin-client.js';
@@ -47,8 +48,8 @@ function timed(source: TokenSource, observer: Observer): TokenSource {
 
 /**
  * Builds each agent's token sources: the configured ones, in order, for the upstream agent; the nested server's
- * Agent API for the downstream agent (its tokens name the workload entries' parent alias). `close` releases the
- * admin API client.
+ * Agent API for the downstream agent (its tokens name the workload entries' parent alias); each after the agent's
+ * own token file. `close` releases the admin API client.
  */
 export async function buildTokenSources(
   config: Config,
@@ -101,6 +102,12 @@ export async function buildTokenSources(
       );
     }
   }
+  // Each agent's own token file first, whatever the configured sources: after a crash before attestation it
+  // holds the token minted for that agent, still unused, which must be offered before another one is minted.
+  if (!config.token.sources.includes('file')) sources.unshift(fileSource({ store }));
+  const downstreamFile = fileSource({
+    store: createTokenStore({ path: pathLayout(config).downstreamAgent.joinTokenFile }),
+  });
   const nested = spireServerSource({
     name: 'nested-server',
     socketPath: config.nestedServer.socketPath,
@@ -111,7 +118,7 @@ export async function buildTokenSources(
   return {
     sources: {
       'upstream-agent': sources.map((s) => timed(s, observer)),
-      'downstream-agent': [timed(nested, observer)],
+      'downstream-agent': [timed(downstreamFile, observer), timed(nested, observer)],
     },
     close: () => {
       for (const c of closers) c();

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fingerprint } from './fingerprint.js';
 import { fileError, readSecretFile, syncDir, writeSecretFile } from './secret-file.js';
@@ -31,8 +31,11 @@ export interface TokenStore {
   /** The stored token, or undefined when there is none. Throws when the file is readable by others. */
   read(): Promise<StoredToken | undefined>;
   write(token: TokenToStore): Promise<void>;
-  /** Deletes the token and its meta file; a missing file is fine. */
-  consume(): Promise<void>;
+  /**
+   * Deletes the token and its meta file; a missing file is fine. With `fingerprint`, a file that now holds another
+   * token (an operator's, dropped in meanwhile) is left where it is.
+   */
+  consume(fingerprint?: string): Promise<void>;
 }
 
 /** The token file store: write-then-rename with mode 0600, refuse readable files, delete on consume. */
@@ -64,12 +67,24 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
         writeSecretFile(metaPath, `${JSON.stringify(meta)}\n`),
       );
     },
-    async consume() {
+    async consume(expected) {
+      if (expected !== undefined && (await heldFingerprint(path)) !== expected) return;
       await step(`cannot delete token file ${path}`, path, () => rm(path, { force: true }));
       await step(`cannot delete token file ${metaPath}`, metaPath, () => rm(metaPath, { force: true }));
       await syncDir(dirname(path)).catch(() => undefined);
     },
   };
+}
+
+/** Whose token the file holds now, read whatever its mode: undefined for none, null for no token at all. */
+async function heldFingerprint(path: string): Promise<string | null | undefined> {
+  const raw = await readFile(path, 'utf8').catch(() => undefined);
+  if (raw === undefined) return undefined;
+  try {
+    return fingerprint(checkToken(raw, 'store', `token file ${path}`));
+  } catch {
+    return null;
+  }
 }
 
 async function readMetaExpiry(metaPath: string, fp: string): Promise<Date | undefined> {

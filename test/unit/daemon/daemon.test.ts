@@ -312,6 +312,24 @@ describe('the runner performs what the machine decides', () => {
     expect(w.timers.get('pending')!.afterMs).toBeGreaterThan(3_500_000);
   });
 
+  it('counts and audits minted tokens that arrive already expiring (this clock ahead of the server)', async () => {
+    // The sources' tokens expire at T0 + 15 min; this host's clock says it is 10 s before that.
+    const w = await setUp({ upstream: ['minted-1', 'minted-2', 'minted-3'], now: () => T0 + 890_000 });
+    w.daemon.start();
+    for (let i = 1; i <= 3; i++) {
+      await w.until((s) => s.pending !== null && w.up.calls.length === i);
+      if (w.daemon.state.lastError?.code === 'token-limit') break;
+      const { fire } = w.timers.get('pending')!;
+      w.timers.delete('pending');
+      fire();
+    }
+    await w.until((s) => s.lastError?.code === 'token-limit');
+    expect(w.up.calls).toHaveLength(3);
+    expect(w.audit).toEqual(
+      ['minted-1', 'minted-2', 'minted-3'].map((t) => `discarded admin-api ${fingerprint(t)}`),
+    );
+  });
+
   it('deletes a token file a crash left behind once the agent is up on the identity it attested (defect 4c)', async () => {
     const w = await setUp();
     const token = 'token-the-crash-left';

@@ -305,6 +305,21 @@ describe('identity on disk', () => {
 });
 
 describe('tokens refused by SPIRE', () => {
+  it('releases a refused token of an agent already being stopped, without stopping it twice', () => {
+    const late = play(startingUp, [deadline(startingUp, up)], POLICY.readyTimeoutMs[up]);
+    expect(late.effects).toContainEqual({ type: 'stop-child', child: up, reason: 'ready-timeout' });
+    const r = play(late.state, [refused(up)]);
+    expect(r.effects).toEqual([
+      {
+        type: 'release-token',
+        agent: up,
+        how: 'rejected',
+        reason: 'does not exist or has already been used',
+      },
+    ]);
+    expect(r.state.children[up]).toMatchObject({ status: 'stopping', stopReason: 'ready-timeout' });
+  });
+
   it('stops the agent at the first refusal, releases the token as rejected and acquires exactly one more', () => {
     const r = play(startingUp, [refused(up)]);
     expect(r.effects).toEqual([

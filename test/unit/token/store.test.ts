@@ -84,6 +84,17 @@ describe('token store', () => {
     expect(await store.read()).toBeUndefined();
   });
 
+  it('consume of a given token leaves a file that holds another one by now (an operator dropped it in)', async () => {
+    const path = join(root, 'token');
+    const store = createTokenStore({ path });
+    await store.write({ token: 'the-token-we-used' });
+    await writeFile(path, `${TOKEN}\n`, { mode: 0o644 });
+    await store.consume(fingerprint('the-token-we-used'));
+    expect(await readFile(path, 'utf8')).toBe(`${TOKEN}\n`);
+    await store.consume(fingerprint(TOKEN));
+    expect(await readdir(root)).toEqual([]);
+  });
+
   it('refuses to store an unusable token without echoing it', async () => {
     const store = createTokenStore({ path: join(root, 'token') });
     const err = await store.write({ token: 'abc def' }).catch((e: unknown) => e);
