@@ -27,7 +27,8 @@ export class Daemon {
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
     this.#config = deps.config;
-    this.#state = initialState(machinePolicy(deps.config), (deps.now ?? Date.now)());
+    const initial = initialState(machinePolicy(deps.config), (deps.now ?? Date.now)());
+    this.#state = deps.mints ? { ...initial, mintedAt: deps.mints.loaded } : initial;
     this.#run = createRunner(deps, {
       config: () => this.#config,
       state: () => this.#state,
@@ -102,7 +103,17 @@ export class Daemon {
     if (state.lastError && state.lastError !== before.lastError) {
       log.warn({ error: state.lastError }, state.lastError.message);
     }
-    if (state.phase === 'stopped' && before.phase !== 'stopped') this.#resolveStopped();
+    if (state.mintedAt !== before.mintedAt) {
+      void this.#deps.mints?.save(state.mintedAt).catch((err: Error) => {
+        log.warn(
+          { err: err.message },
+          'cannot record the token mint times: a restart would reset the token.max_per_hour count',
+        );
+      });
+    }
+    // Stopped once the mint times are on disk too: the next daemon's limit starts from them.
+    if (state.phase === 'stopped' && before.phase !== 'stopped')
+      void (this.#deps.mints?.saved() ?? Promise.resolve()).catch(() => {}).then(this.#resolveStopped);
     for (const effect of effects) {
       void perform(this.#run, effect).then((result) => result && this.#dispatch(result));
     }

@@ -16,9 +16,10 @@ import { resolveSpireVersion } from '../spire/binary-version.js';
 import { formatSpireVersion } from '../spire/version.js';
 import { stopOrphans } from '../supervisor/pidfiles.js';
 import { loadBurnedTokens } from '../token/burned.js';
+import { loadMintLog } from '../token/mint-log.js';
 import { findSetpriv, processChildren } from './children.js';
 import { Daemon } from './daemon.js';
-import { CHILDREN } from './machine.js';
+import { AGENTS, CHILDREN } from './machine.js';
 import { createNotifier, type SystemdNotifier } from './notify.js';
 import { createObserver, type Observer } from './observe.js';
 import type { StatusSource } from './status-source.js';
@@ -91,6 +92,9 @@ export async function runBootstrap({
   const burned = await loadBurnedTokens(join(layout.stateDir, 'burned-tokens.json'), Date.now(), (m) =>
     logger.warn(m),
   );
+  const mints = await loadMintLog(join(layout.stateDir, 'token-mints.json'), AGENTS, Date.now(), (m) =>
+    logger.warn(m),
+  );
   const tokens = await buildTokenSources(config, process.env, observer);
   const setpriv = findSetpriv();
   if (!setpriv)
@@ -105,6 +109,7 @@ export async function runBootstrap({
     notifier,
     sources: tokens.sources,
     burned,
+    mints,
     children,
     observer,
   });

@@ -10,6 +10,7 @@ import type { ChildExit } from '../supervisor/child-types.js';
 import type { ParsedLine } from '../supervisor/logrus.js';
 import { type PidFiles, pidFiles } from '../supervisor/pidfiles.js';
 import type { BurnedTokens } from '../token/burned.js';
+import type { MintLog } from '../token/mint-log.js';
 import type { TokenSource } from '../token/sources.js';
 import { createTokenStore } from '../token/store.js';
 import { AgentTokens } from './agent-tokens.js';
@@ -33,6 +34,8 @@ export interface DaemonDeps {
   notifier: Notifier;
   sources: Record<Agent, TokenSource[]>;
   burned: BurnedTokens;
+  /** Where the machine's mint times outlive a restart (token.max_per_hour); without it they start empty. */
+  mints?: MintLog<Agent>;
   children: ChildFactory;
   observer?: Observer;
   now?: () => number;

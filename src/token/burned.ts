@@ -1,9 +1,7 @@
 // Fingerprints of tokens SPIRE refused or that were used up, kept in the state directory: a read-only source
 // (a systemd credential, a token file the daemon cannot delete) keeps offering the same token after a restart,
 // and SPIRE must not be handed a credential it already refused.
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { writeSecretFile } from './secret-file.js';
+import { stateFile } from './state-file.js';
 
 const KEEP = 256;
 const MAX_AGE_MS = 30 * 86_400_000;
@@ -26,25 +24,18 @@ export async function loadBurnedTokens(
   now: number,
   onProblem: (message: string) => void = () => {},
 ): Promise<BurnedTokens> {
-  let entries: Entry[] = [];
-  try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as { burned?: unknown };
-    if (Array.isArray(parsed.burned)) {
-      entries = parsed.burned.filter(
+  const file = stateFile(path, onProblem);
+  const parsed = (await file.read()) as { burned?: unknown } | undefined;
+  let entries: Entry[] = Array.isArray(parsed?.burned)
+    ? parsed.burned.filter(
         (e): e is Entry =>
           typeof e?.fingerprint === 'string' &&
           /^[0-9a-f]{12}$/.test(e.fingerprint) &&
           typeof e.at === 'string',
-      );
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      onProblem(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); starting empty`);
-    }
-  }
+      )
+    : [];
   entries = entries.filter((e) => now - Date.parse(e.at) < MAX_AGE_MS).slice(-KEEP);
   const set = new Set(entries.map((e) => e.fingerprint));
-  let writing: Promise<void> = Promise.resolve();
   // Set while the file lacks a fingerprint the set holds: the next add writes it again, even one already known.
   let unsaved = false;
   return {
@@ -54,23 +45,16 @@ export async function loadBurnedTokens(
       if (!set.has(fingerprint)) {
         set.add(fingerprint);
         entries = [...entries, { fingerprint, at: new Date(at).toISOString() }].slice(-KEEP);
-      } else if (!unsaved) return writing;
-      const text = `${JSON.stringify({ burned: entries }, null, 1)}\n`;
-      // Writes run one after another; one that failed does not stop the next.
-      writing = writing
-        .catch(() => undefined)
-        .then(() => mkdir(dirname(path), { recursive: true, mode: 0o700 }))
-        .then(() => writeSecretFile(path, text))
-        .then(
-          () => {
-            unsaved = false;
-          },
-          (err: unknown) => {
-            unsaved = true;
-            throw err;
-          },
-        );
-      return writing;
+      } else if (!unsaved) return file.written();
+      return file.write({ burned: entries }).then(
+        () => {
+          unsaved = false;
+        },
+        (err: unknown) => {
+          unsaved = true;
+          throw err;
+        },
+      );
     },
   };
 }

@@ -11,13 +11,14 @@ import type { Config } from '../../../src/config/types.js';
 import type { ChildFactory, ChildHandle, ChildHooks } from '../../../src/daemon/children.js';
 import { Daemon } from '../../../src/daemon/daemon.js';
 import type { Scheduler } from '../../../src/daemon/effects.js';
-import type { Child, MachineState, TimerKey } from '../../../src/daemon/machine.js';
+import { AGENTS, type Child, type MachineState, type TimerKey } from '../../../src/daemon/machine.js';
 import { NO_OBSERVER, type Observer } from '../../../src/daemon/observe.js';
 import type { ChildSpec } from '../../../src/supervisor/child-types.js';
 import { parseLogrusLine } from '../../../src/supervisor/logrus.js';
 import { loadBurnedTokens } from '../../../src/token/burned.js';
 import { TokenError } from '../../../src/token/errors.js';
 import { fingerprint } from '../../../src/token/fingerprint.js';
+import { loadMintLog } from '../../../src/token/mint-log.js';
 import type { AcquiredToken, TokenSource } from '../../../src/token/sources.js';
 import { writeAgentIdentity } from '../../fixtures/agent-identity.js';
 import { captureLogger } from '../../fixtures/capture-logger.js';
@@ -104,6 +105,16 @@ function source(name: TokenSource['name'], answers: (string | TokenError)[]) {
   };
 }
 
+/** What a core answering 201 with an unusable body makes the admin source throw: a token may have been minted. */
+const unusable = () =>
+  new TokenError('admin API answered 201 without a token', {
+    code: 'protocol',
+    source: 'admin-api',
+    retry: 'backoff',
+    status: 201,
+    mayHaveMinted: true,
+  });
+
 interface World {
   changed(): void;
 }
@@ -114,9 +125,10 @@ async function setUp(
     downstream?: (string | TokenError)[];
     file?: Record<string, unknown>;
     now?: () => number;
+    root?: string;
   } = {},
 ) {
-  const root = mkdtempSync(join(tmpdir(), 'pb-daemon-'));
+  const root = options.root ?? mkdtempSync(join(tmpdir(), 'pb-daemon-'));
   roots.push(root);
   const fileConfig = {
     trust_domain: 'example.org',
@@ -165,6 +177,7 @@ async function setUp(
     notifier: { enabled: false, ready: async () => {}, status: async () => {}, stopping: async () => {} },
     sources: { 'upstream-agent': [up.source], 'downstream-agent': [down.source] },
     burned: await loadBurnedTokens(join(root, 'state', 'burned-tokens.json'), T0),
+    mints: await loadMintLog(join(root, 'state', 'token-mints.json'), AGENTS, (options.now ?? Date.now)()),
     children: factory,
     observer,
     now: options.now ?? (() => Date.now()),
@@ -196,7 +209,15 @@ async function setUp(
     }
     await until((s) => s.phase === 'ready');
   };
+  /** Fires the pending wait (a backoff, a retry) at once. */
+  const firePending = () => {
+    const timer = timers.get('pending');
+    if (!timer) throw new Error('no pending timer');
+    timers.delete('pending');
+    timer.fire();
+  };
   return {
+    firePending,
     root,
     config,
     layout,
@@ -291,25 +312,35 @@ describe('the runner performs what the machine decides', () => {
   });
 
   it('counts mint requests answered with an unusable body against the hourly limit (defect 4b)', async () => {
-    const unusable = new TokenError('admin API answered 201 without a token', {
-      code: 'protocol',
-      source: 'admin-api',
-      retry: 'backoff',
-      status: 201,
-      mayHaveMinted: true,
-    });
-    const w = await setUp({ upstream: [unusable] });
+    const w = await setUp({ upstream: [unusable()] });
     w.daemon.start();
     for (let i = 1; i <= 3; i++) {
       await w.until((s) => s.pending !== null && w.up.calls.length === i);
       if (w.daemon.state.lastError?.code === 'token-limit') break;
-      const { fire } = w.timers.get('pending')!;
-      w.timers.delete('pending');
-      fire();
+      w.firePending();
     }
     await w.until((s) => s.lastError?.code === 'token-limit');
     expect(w.up.calls).toHaveLength(3);
     expect(w.timers.get('pending')!.afterMs).toBeGreaterThan(3_500_000);
+  });
+
+  it('keeps counting against the hourly limit across a restart', async () => {
+    const first = await setUp({ upstream: [unusable()] });
+    first.daemon.start();
+    for (let i = 1; i <= 2; i++) {
+      await first.until((s) => s.pending !== null && first.up.calls.length === i);
+      if (i === 2) break;
+      first.firePending();
+    }
+    first.daemon.stop();
+    await first.daemon.stopped;
+    // Two of three used; the next daemon on the same state directory may ask once more, then waits.
+    const second = await setUp({ upstream: [unusable()], root: first.root });
+    second.daemon.start();
+    await second.until((s) => s.pending !== null && second.up.calls.length === 1);
+    second.firePending();
+    await second.until((s) => s.lastError?.code === 'token-limit');
+    expect(second.up.calls).toHaveLength(1);
   });
 
   it('counts and audits minted tokens that arrive already expiring (this clock ahead of the server)', async () => {
@@ -319,9 +350,7 @@ describe('the runner performs what the machine decides', () => {
     for (let i = 1; i <= 3; i++) {
       await w.until((s) => s.pending !== null && w.up.calls.length === i);
       if (w.daemon.state.lastError?.code === 'token-limit') break;
-      const { fire } = w.timers.get('pending')!;
-      w.timers.delete('pending');
-      fire();
+      w.firePending();
     }
     await w.until((s) => s.lastError?.code === 'token-limit');
     expect(w.up.calls).toHaveLength(3);
