@@ -68,7 +68,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       );
     },
     async consume(expected) {
-      if (expected !== undefined && (await heldFingerprint(path)) !== expected) return;
+      if (expected !== undefined) {
+        const held = await heldFingerprint(path);
+        if (held !== undefined && held !== expected) return;
+      }
       await step(`cannot delete token file ${path}`, path, () => rm(path, { force: true }));
       await step(`cannot delete token file ${metaPath}`, metaPath, () => rm(metaPath, { force: true }));
       await syncDir(dirname(path)).catch(() => undefined);
