@@ -216,7 +216,15 @@ async function setUp(
     timers.delete('pending');
     timer.fire();
   };
+  /** Lets the upstream source be asked `n` times, firing the wait after each answer but the last. */
+  const askUpstream = async (n: number) => {
+    for (let i = 1; i <= n; i++) {
+      await until((s) => s.pending !== null && up.calls.length === i);
+      if (i < n) firePending();
+    }
+  };
   return {
+    askUpstream,
     firePending,
     root,
     config,
@@ -314,11 +322,8 @@ describe('the runner performs what the machine decides', () => {
   it('counts mint requests answered with an unusable body against the hourly limit (defect 4b)', async () => {
     const w = await setUp({ upstream: [unusable()] });
     w.daemon.start();
-    for (let i = 1; i <= 3; i++) {
-      await w.until((s) => s.pending !== null && w.up.calls.length === i);
-      if (w.daemon.state.lastError?.code === 'token-limit') break;
-      w.firePending();
-    }
+    await w.askUpstream(3);
+    w.firePending();
     await w.until((s) => s.lastError?.code === 'token-limit');
     expect(w.up.calls).toHaveLength(3);
     expect(w.timers.get('pending')!.afterMs).toBeGreaterThan(3_500_000);
@@ -327,17 +332,13 @@ describe('the runner performs what the machine decides', () => {
   it('keeps counting against the hourly limit across a restart', async () => {
     const first = await setUp({ upstream: [unusable()] });
     first.daemon.start();
-    for (let i = 1; i <= 2; i++) {
-      await first.until((s) => s.pending !== null && first.up.calls.length === i);
-      if (i === 2) break;
-      first.firePending();
-    }
+    await first.askUpstream(2);
     first.daemon.stop();
     await first.daemon.stopped;
     // Two of three used; the next daemon on the same state directory may ask once more, then waits.
     const second = await setUp({ upstream: [unusable()], root: first.root });
     second.daemon.start();
-    await second.until((s) => s.pending !== null && second.up.calls.length === 1);
+    await second.askUpstream(1);
     second.firePending();
     await second.until((s) => s.lastError?.code === 'token-limit');
     expect(second.up.calls).toHaveLength(1);
@@ -347,11 +348,8 @@ describe('the runner performs what the machine decides', () => {
     // The sources' tokens expire at T0 + 15 min; this host's clock says it is 10 s before that.
     const w = await setUp({ upstream: ['minted-1', 'minted-2', 'minted-3'], now: () => T0 + 890_000 });
     w.daemon.start();
-    for (let i = 1; i <= 3; i++) {
-      await w.until((s) => s.pending !== null && w.up.calls.length === i);
-      if (w.daemon.state.lastError?.code === 'token-limit') break;
-      w.firePending();
-    }
+    await w.askUpstream(3);
+    w.firePending();
     await w.until((s) => s.lastError?.code === 'token-limit');
     expect(w.up.calls).toHaveLength(3);
     expect(w.audit).toEqual(
