@@ -1,13 +1,11 @@
 // The broker's packaged pieces: its unit (hardened, gated like the daemon's), its example config (valid), and
 // the Compose sidecar.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseBrokerConfig } from '../../../src/broker/config.js';
-import { toolSkip } from './tool.js';
+import { composeConfig, toolSkip } from './tool.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UNIT = `${ROOT}systemd/poller-bootstrap-broker.service`;
@@ -74,28 +72,11 @@ describe('packaging/docker/broker.compose.yaml', () => {
   it.skipIf(compose.skip)(
     `runs the broker as the SPIRE server's sidecar, sharing its admin socket${compose.reason}`,
     () => {
-      const root = mkdtempSync(join(tmpdir(), 'pb-broker-compose-'));
-      try {
-        mkdirSync(join(root, 'dist/pkg/image'), { recursive: true });
-        cpSync(
-          `${ROOT}packaging/docker/broker.compose.yaml`,
-          join(root, 'packaging/docker/broker.compose.yaml'),
-        );
-        const run = spawnSync(
-          'docker-compose',
-          ['-f', join(root, 'packaging/docker/broker.compose.yaml'), 'config'],
-          {
-            encoding: 'utf8',
-            env: { PATH: process.env.PATH ?? '' },
-          },
-        );
-        expect(run.status, run.stderr).toBe(0);
-        expect(run.stdout.match(/spire-server-socket:\/run\/spire\/server\/private/g)?.length).toBe(2);
-        expect(run.stdout).toContain('/etc/serviceradar/join-token-broker/join-token-broker.json');
-        expect(run.stdout).toMatch(/user: 0:10001/);
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
+      const run = composeConfig('broker.compose.yaml');
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout.match(/spire-server-socket:\/run\/spire\/server\/private/g)?.length).toBe(2);
+      expect(run.stdout).toContain('/etc/serviceradar/join-token-broker/join-token-broker.json');
+      expect(run.stdout).toMatch(/user: 0:10001/);
     },
   );
 

@@ -1,11 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES, LEGACY_ENV_OVERRIDES } from '../../../src/config/env.js';
-import { toolSkip } from './tool.js';
+import { composeConfig, toolSkip } from './tool.js';
 
 // No container engine here: the Dockerfile is checked for its structure, the Compose file by docker-compose.
 const DIR = fileURLToPath(new URL('../../../packaging/docker/', import.meta.url));
@@ -66,28 +63,13 @@ describe('packaging/docker/compose.yaml', () => {
   it.skipIf(compose.skip)(
     `is valid for docker-compose and wires the poller to the daemon${compose.reason}`,
     () => {
-      // `config` insists the build context exists: give it an empty one in a copy of the layout.
-      const root = mkdtempSync(join(tmpdir(), 'pb-compose-'));
-      try {
-        mkdirSync(join(root, 'dist/pkg/image'), { recursive: true });
-        cpSync(`${DIR}compose.yaml`, join(root, 'packaging/docker/compose.yaml'), { recursive: true });
-        const run = spawnSync(
-          'docker-compose',
-          ['-f', join(root, 'packaging/docker/compose.yaml'), 'config'],
-          {
-            encoding: 'utf8',
-            env: { PATH: process.env.PATH ?? '' },
-          },
-        );
-        expect(run.status, run.stderr).toBe(0);
-        const out = run.stdout;
-        expect(out).toContain('pid: service:poller-bootstrap');
-        expect(out).toContain('condition: service_healthy');
-        expect(out).toMatch(/poller-bootstrap-state:\/var\/lib\/serviceradar\/poller-bootstrap/);
-        expect(out.match(/nested-spire-workload:\/run\/spire\/nested\/workload/g)?.length).toBe(2);
-      } finally {
-        rmSync(root, { recursive: true, force: true });
-      }
+      const run = composeConfig('compose.yaml');
+      expect(run.status, run.stderr).toBe(0);
+      const out = run.stdout;
+      expect(out).toContain('pid: service:poller-bootstrap');
+      expect(out).toContain('condition: service_healthy');
+      expect(out).toMatch(/poller-bootstrap-state:\/var\/lib\/serviceradar\/poller-bootstrap/);
+      expect(out.match(/nested-spire-workload:\/run\/spire\/nested\/workload/g)?.length).toBe(2);
     },
   );
 
