@@ -31,3 +31,18 @@ export function composeConfig(name: string): { status: number | null; stdout: st
     rmSync(root, { recursive: true, force: true });
   }
 }
+
+/** Each alert of a Prometheus rules file, and whether its promtool unit tests see it both firing and silent. */
+export function alertTestCoverage(
+  rules: string,
+  tests: string,
+): { alert: string; firing: boolean; silent: boolean }[] {
+  return [...rules.matchAll(/^\s*- alert: (\S+)/gm)].map(([, alert = '']) => {
+    const evaluations = [...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, 'g'))];
+    return {
+      alert,
+      firing: evaluations.some((m) => m[1]?.trim() === ''),
+      silent: evaluations.some((m) => m[1]?.trim() === '[]'),
+    };
+  });
+}
