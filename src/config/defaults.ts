@@ -62,6 +62,9 @@ export function parseSelector(text: string): Selector {
   return { type: text.slice(0, colon), value: text.slice(colon + 1) };
 }
 
+/** The `type:value` text of a selector, as SPIRE's APIs and the admin API take it. */
+export const selectorText = (s: Selector): string => `${s.type}:${s.value}`;
+
 function entry(file: Omit<FileEntry, 'name'> | undefined, spiffeId: string, selectors: string[]): EntrySpec {
   return {
     spiffeId: file?.spiffe_id ?? spiffeId,

@@ -1,6 +1,7 @@
 // Through the nested server's admin socket: the downstream agent's trust bundle and the workload entries this
 // daemon owns; in direct mode, the nested server's downstream entry on the cluster server.
 import { rename } from 'node:fs/promises';
+import { selectorText } from '../config/defaults.js';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import { toPem } from '../spire/der.js';
@@ -8,11 +9,23 @@ import { downstreamEntry } from '../spire/downstream-entry.js';
 import { type ManagedEntry, planReconcile } from '../spire/reconcile.js';
 import { serverClient } from '../spire/server-client.js';
 import { DEFAULT_PRUNE_GRACE_SECONDS, staleEntries } from '../spire/stale-entries.js';
+import type { DownstreamSpec } from '../token/admin-request.js';
 import { writeSecretFile } from '../token/secret-file.js';
 
 /** The stable parent of the workload entries: an alias that every downstream agent token names (agent_id). */
 export const downstreamAgentAlias = (config: Config) =>
   `spiffe://${config.trustDomain}/poller-bootstrap/downstream-agent`;
+
+/** The configured downstream entry as the token layer sends it: in the admin API request, or created directly. */
+export function configuredDownstream(config: Config): DownstreamSpec {
+  const d = config.downstream;
+  return {
+    spiffeId: d.spiffeId,
+    selectors: d.selectors.map(selectorText),
+    x509SvidTtlSeconds: d.x509SvidTtlSeconds,
+    jwtSvidTtlSeconds: d.jwtSvidTtlSeconds,
+  };
+}
 
 export interface Registered {
   counts: { created: number; updated: number; deleted: number; unchanged: number };
@@ -36,7 +49,7 @@ export function wantedEntries(config: Config): ManagedEntry[] {
   return config.workloads.map((w) => ({
     spiffeId: w.spiffeId,
     parentId: alias,
-    selectors: w.selectors.map((s) => `${s.type}:${s.value}`),
+    selectors: w.selectors.map(selectorText),
     x509SvidTtl: w.x509SvidTtlSeconds,
     jwtSvidTtl: w.jwtSvidTtlSeconds,
     hint: '',
@@ -84,20 +97,13 @@ export async function registerUpstreamDownstreamEntry(
   if (!config.spireServer) return [];
   const client = serverClient(config.spireServer.socketPath);
   try {
-    const d = config.downstream;
-    const spec = {
-      spiffeId: d.spiffeId,
-      selectors: d.selectors.map((s) => `${s.type}:${s.value}`),
-      x509SvidTtlSeconds: d.x509SvidTtlSeconds,
-      jwtSvidTtlSeconds: d.jwtSvidTtlSeconds,
-    };
     const { id } = await client.createEntry(
-      downstreamEntry(spec, parentId, 'poller-bootstrap daemon', tokenExpiresAt),
+      downstreamEntry(configuredDownstream(config), parentId, 'poller-bootstrap daemon', tokenExpiresAt),
     );
     try {
       const stale = await staleEntries(client, {
         marker: 'poller-bootstrap daemon',
-        spiffeId: d.spiffeId,
+        spiffeId: config.downstream.spiffeId,
         trustDomain: config.trustDomain,
         keepId: id,
         graceSeconds: DEFAULT_PRUNE_GRACE_SECONDS,

@@ -9,7 +9,7 @@ import { adminApiSource, credentialsSource, fileSource, type TokenSource } from 
 import { createTokenStore } from '../token/store.js';
 import type { Agent } from './machine-types.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
-import { downstreamAgentAlias } from './register.js';
+import { configuredDownstream, downstreamAgentAlias } from './register.js';
 
 // The downstream agent attests within seconds of getting its token; a short life limits a leaked one.
 const DOWNSTREAM_TOKEN_TTL_SECONDS = 600;
@@ -20,8 +20,6 @@ function adminAuth(c: NonNullable<Config['adminApi']>['credentials']): AdminAuth
   if (c.kind === 'bearer') return { kind: 'bearer', tokenFile: c.bearerTokenFile };
   return { kind: 'login', username: c.username, passwordFile: c.passwordFile };
 }
-
-const selectorText = (s: { type: string; value: string }) => `${s.type}:${s.value}`;
 
 /** Reports every answer of a source (or its failure) with how long it took, for the metrics. */
 function timed(source: TokenSource, observer: Observer): TokenSource {
@@ -83,12 +81,7 @@ export async function buildTokenSources(
           request: {
             ttlSeconds: config.token.ttlSeconds,
             registerDownstream: true,
-            downstream: {
-              spiffeId: config.downstream.spiffeId,
-              selectors: config.downstream.selectors.map(selectorText),
-              x509SvidTtlSeconds: config.downstream.x509SvidTtlSeconds,
-              jwtSvidTtlSeconds: config.downstream.jwtSvidTtlSeconds,
-            },
+            downstream: configuredDownstream(config),
           },
         }),
       );
