@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageVersion } from '../cli/version.js';
+import { EXIT } from '../common/exit-codes.js';
 import type { Layout } from '../config/layout.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
@@ -165,11 +166,11 @@ export async function runBootstrap({
     );
   } catch (err) {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, 'stopped on a failure');
-    return 70;
+    return EXIT.internal;
   } finally {
     notifier.close();
     await tokens.close();
   }
   logger.info('stopped');
-  return 0;
+  return EXIT.ok;
 }

@@ -18,14 +18,13 @@ import type { ChildFactory } from './children.js';
 import type { Runner, Scheduler } from './effects.js';
 import { IdentityReports } from './identity-report.js';
 import { type Agent, type Child, type EventBody, isAgent, type MachineState } from './machine-types.js';
-
-// SPIRE's agent logs it once the server has accepted (and so burned) its join token (pkg/agent/attestor/node).
-const ATTESTED = 'Node attestation was successful';
-
 import type { Notifier } from './notify.js';
 import { NO_OBSERVER, type Observer } from './observe.js';
 import { registerEntries, registerUpstreamDownstreamEntry, setAsideIdentity } from './register.js';
 import { timerScheduler } from './scheduler.js';
+
+// SPIRE's agent logs it once the server has accepted (and so burned) its join token (pkg/agent/attestor/node).
+const ATTESTED = 'Node attestation was successful';
 
 export interface DaemonDeps {
   config: Config;

@@ -57,6 +57,8 @@ export class Child {
   #tail: string[] = [];
   /** Wakes a readiness wait when the child logs its ready line. */
   #wake: (() => void) | undefined;
+  /** Ready lines seen: one that came while the probe was asking brings another ask at once. */
+  #readyLines = 0;
 
   constructor(options: ChildOptions) {
     this.#options = options;
@@ -120,6 +122,7 @@ export class Child {
       if (run.exit !== undefined) throw this.#exitError(run.exit);
       signal?.throwIfAborted();
       if (this.#status === 'ready' && this.#run === run) return;
+      const seen = this.#readyLines;
       const ok = await probe(waitSignal).catch(() => false);
       if (run.exit !== undefined) throw this.#exitError(run.exit);
       signal?.throwIfAborted();
@@ -129,11 +132,13 @@ export class Child {
         return;
       }
       // A child that takes a minute to attest is asked less and less often; its ready line brings the next ask now.
-      const woken = new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
-      await Promise.race([delay(pollMs, undefined, { signal: waitSignal }).catch(() => undefined), woken]);
-      this.#wake = undefined;
+      if (this.#readyLines === seen) {
+        const woken = new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        await Promise.race([delay(pollMs, undefined, { signal: waitSignal }).catch(() => undefined), woken]);
+        this.#wake = undefined;
+      }
       pollMs = Math.min(1_000, pollMs * 2);
     }
   }
@@ -178,7 +183,10 @@ export class Child {
     if (raw.trim() === '') return;
     this.#tail.push(raw);
     if (this.#tail.length > (this.#options.tailLines ?? 50)) this.#tail.shift();
-    if (this.#wake && this.#run?.spec.readyLine?.test(raw)) this.#wake();
+    if (this.#run?.spec.readyLine?.test(raw)) {
+      this.#readyLines++;
+      this.#wake?.();
+    }
     const parsed = parseLogrusLine(raw);
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(parsed.fields)) fields[RESERVED.has(k) ? `fields.${k}` : k] = v;

@@ -182,6 +182,32 @@ describe('Child', () => {
     await child.stop('done');
   });
 
+  it('asks again at once when the ready line came while it was asking', async () => {
+    const { logger } = captureLogger();
+    let lineSeen: () => void = () => {};
+    const line = new Promise<void>((resolve) => {
+      lineSeen = resolve;
+    });
+    let asks = 0;
+    const { child, start } = nodeChild('late-ready.mjs', {
+      logger,
+      pollMs: 120_000,
+      // The first ask is still out when the line comes, and answers "not yet"; the next says ready.
+      readiness: async () => {
+        asks++;
+        if (asks === 1) return line.then(() => false);
+        return true;
+      },
+      onLine: (l) => {
+        if (l.msg === 'Starting Workload and SDS APIs') lineSeen();
+      },
+    });
+    start();
+    await child.ready();
+    expect(asks).toBe(2);
+    await child.stop('done');
+  });
+
   it('gives the child only the environment it was passed, plus PATH', async () => {
     process.env.POLLER_TEST_API_KEY = 'must-not-leak';
     const { logger } = captureLogger();
