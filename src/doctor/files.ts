@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { agentLayout, type Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
+import { fromPem } from '../spire/der.js';
 import { inspectIdentity } from '../spire/identity.js';
 import { maskJoinTokenIds } from '../spire/join-token-id.js';
 import { createTokenStore } from '../token/store.js';
@@ -92,8 +93,7 @@ export async function checkTrustBundle(config: Config, now: number): Promise<Che
   if (path === null)
     return [warn(name, 'insecure_bootstrap: the first contact is not verified', `set ${name}`)];
   const text = await readFile(path, 'utf8');
-  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  const certs = pems.map((p) => new X509Certificate(p));
+  const certs = fromPem(text, 'CERTIFICATE').map((der) => new X509Certificate(der));
   if (certs.length === 0)
     return [
       fail(

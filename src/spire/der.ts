@@ -5,6 +5,13 @@ export function toPem(der: Buffer, label = 'CERTIFICATE'): string {
   return `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
 }
 
+/** The DER of every PEM block in `text` labelled `label` (any label when omitted), in order. */
+export function fromPem(text: string, label?: string): Buffer[] {
+  return [...text.matchAll(/-----BEGIN ([A-Z ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END \1-----/g)]
+    .filter((m) => label === undefined || m[1] === label)
+    .map((m) => Buffer.from((m[2] as string).replace(/\s+/g, ''), 'base64'));
+}
+
 /**
  * Splits concatenated DER certificates (the Workload API's `x509_svid` and `bundle`) at their ASN.1 SEQUENCE
  * boundaries; throws on anything else.

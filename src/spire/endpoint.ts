@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { toPem } from './der.js';
+import { fromPem, toPem } from './der.js';
 import { spiffeIdFromSan } from './spiffe-id.js';
 import { fetchX509Svid, type WorkloadSvid } from './workload-api.js';
 
@@ -36,16 +36,12 @@ async function fromFiles(i: {
   keyFile: string;
   bundleFile: string;
 }): Promise<Omit<WorkloadSvid, 'spiffeId'>> {
-  const pemBlocks = (text: string) =>
-    [...text.matchAll(/-----BEGIN ([A-Z ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END \1-----/g)].map((m) =>
-      Buffer.from((m[2] as string).replace(/\s+/g, ''), 'base64'),
-    );
   const [cert, key, bundle] = await Promise.all(
     [i.certFile, i.keyFile, i.bundleFile].map((f) => readFile(f, 'utf8')),
   );
-  const certChain = pemBlocks(cert as string);
-  const keyDer = pemBlocks(key as string)[0];
-  const roots = pemBlocks(bundle as string);
+  const certChain = fromPem(cert as string);
+  const keyDer = fromPem(key as string)[0];
+  const roots = fromPem(bundle as string);
   if (certChain.length === 0) throw new Error(`${i.certFile} holds no PEM certificate`);
   if (!keyDer) throw new Error(`${i.keyFile} holds no PEM private key`);
   if (roots.length === 0) throw new Error(`${i.bundleFile} holds no PEM certificate`);
