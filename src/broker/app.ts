@@ -2,6 +2,7 @@
 // /metrics. Transport (TLS, bodies, logging) is server.ts.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import { JOIN_TOKENS } from '../token/admin-reply.js';
 import type { BrokerAudit } from './audit.js';
 import { authenticate, requireAdmin } from './auth.js';
 import type { Credentials } from './credentials.js';
@@ -10,8 +11,6 @@ import { handleSession, type LoginContext } from './login.js';
 import type { BrokerMetrics, Route } from './metrics.js';
 import { errorReply, type Reply } from './reply.js';
 import type { Sessions } from './sessions.js';
-
-export const JOIN_TOKENS_PATH = '/api/admin/spire/join-tokens';
 
 export interface AppRequest {
   readonly method: string;
@@ -74,7 +73,7 @@ export function createApp(deps: AppDeps): Handler {
   }
 
   const post: Record<string, [Route, (req: AppRequest) => Promise<Reply>]> = {
-    [JOIN_TOKENS_PATH]: ['join_tokens', joinTokens],
+    [JOIN_TOKENS]: ['join_tokens', joinTokens],
     '/auth/login': [
       'login',
       async (req) => handleSession('login', await req.body(), req.remoteAddress, session),

@@ -162,9 +162,9 @@ export function serverClient(where: string | SpireEndpoint, timeoutMs = 10_000) 
       }));
     },
 
-    /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
     createEntries,
 
+    /** Applies a reconcile plan; ALREADY_EXISTS on create counts as done (another run got there first). */
     async apply(plan: ReconcilePlan): Promise<void> {
       await createEntries(plan.create);
       if (plan.update.length) {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { agentFor, type DescribedCredential, type HttpContext, postJson, statusError } from './admin-http.js';
 import { type AdminClientOptions, checkAdminOptions } from './admin-options.js';
-import { jsonObject, type MintedToken, parseMinted, protocolError } from './admin-reply.js';
+import { JOIN_TOKENS, jsonObject, type MintedToken, parseMinted, protocolError } from './admin-reply.js';
 import { type JoinTokenRequest, joinTokenRequestProblems, toWireRequest } from './admin-request.js';
 import { TokenError } from './errors.js';
 import { fileError, readSecretFile } from './secret-file.js';
@@ -19,8 +19,6 @@ export interface AdminClient {
   probe(signal?: AbortSignal): Promise<AdminProbe>;
   close(): Promise<void>;
 }
-
-const JOIN_TOKENS = '/api/admin/spire/join-tokens';
 
 export type { AdminAuth, AdminClientOptions } from './admin-options.js';
 export type { MintedToken };

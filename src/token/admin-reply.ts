@@ -5,7 +5,8 @@ import { redact, TokenError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { checkToken } from './value.js';
 
-const JOIN_TOKENS = '/api/admin/spire/join-tokens';
+/** ServiceRadar core's join-token route (DESIGN §7), which the broker serves too. */
+export const JOIN_TOKENS = '/api/admin/spire/join-tokens';
 
 export interface MintedToken {
   token: string;
