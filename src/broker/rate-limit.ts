@@ -11,24 +11,29 @@ export interface Bucket {
   /** Seconds until one more request would be admitted; 0 when one is admitted now. */
   wait(nowMs: number): number;
   take(nowMs: number): void;
+  /** The tokens there are now; below 1 none is left, below 0 some were taken from the future. */
+  level(nowMs: number): number;
 }
 
-/** A bucket of `perMinute` requests, full at the start. */
-export function tokenBucket(perMinute: number): Bucket {
+/** A bucket refilled with `perMinute` requests a minute up to `capacity` (default a minute's worth), full at the start. */
+export function tokenBucket(perMinute: number, capacity = perMinute): Bucket {
   const ratePerMs = perMinute / 60_000;
-  let tokens = perMinute;
+  let tokens = capacity;
   let at = Number.NEGATIVE_INFINITY;
-  const refill = (nowMs: number) => {
-    if (at !== Number.NEGATIVE_INFINITY) tokens = Math.min(perMinute, tokens + (nowMs - at) * ratePerMs);
+  const level = (nowMs: number) => {
+    if (at !== Number.NEGATIVE_INFINITY)
+      tokens = Math.min(capacity, tokens + Math.max(0, nowMs - at) * ratePerMs);
     at = nowMs;
+    return tokens;
   };
   return {
+    level,
     wait(nowMs) {
-      refill(nowMs);
-      return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000));
+      const now = level(nowMs);
+      return now >= 1 ? 0 : Math.max(1, Math.ceil((1 - now) / ratePerMs / 1000));
     },
     take(nowMs) {
-      refill(nowMs);
+      level(nowMs);
       tokens -= 1;
     },
   };
@@ -78,8 +83,7 @@ function schedule(perMinute: number, options: GlobalOptions): Schedule {
   const maxBacklogMs = options.maxBacklogMs ?? MAX_BACKLOG_MS;
   const maxReservations = options.maxReservations ?? MAX_RESERVATIONS;
   // May go below 0: each slot given takes its token from the future.
-  let tokens = burst;
-  let at = Number.NEGATIVE_INFINITY;
+  const bucket = tokenBucket(perMinute, burst);
   // By request, in the order given, which is slot order; not quite expiry order, since a longer wait is held
   // longer.
   const reservations = new Map<string, Reservation>();
@@ -109,18 +113,16 @@ function schedule(perMinute: number, options: GlobalOptions): Schedule {
         return 0;
       }
       if (mine) drop(request, mine);
-      if (at !== Number.NEGATIVE_INFINITY)
-        tokens = Math.min(burst, tokens + Math.max(0, nowMs - at) / intervalMs);
-      at = nowMs;
+      const tokens = bucket.level(nowMs);
       if (tokens >= 1) {
-        tokens -= 1;
+        bucket.take(nowMs);
         return 0;
       }
       const waitMs = (1 - tokens) * intervalMs;
       const full =
         waitMs > maxBacklogMs || reservations.size >= maxReservations || (perKey.get(key) ?? 0) >= maxPerKey;
       if (full) return Math.min(waitMs, maxBacklogMs);
-      tokens -= 1;
+      bucket.take(nowMs);
       const slotAt = nowMs + waitMs;
       reservations.set(request, { key, slotAt, expiresAt: slotExpiresAt(nowMs, waitMs) });
       perKey.set(key, (perKey.get(key) ?? 0) + 1);
