@@ -12,10 +12,12 @@ export function parseDuration(text: string): number | null {
   return seconds;
 }
 
-/** `900s` → `15m`; the shortest exact form, for messages. */
-export function formatDuration(seconds: number): string {
+/**
+ * `900` → `15m`, `172800` → `48h`: the shortest exact form that Go's time.ParseDuration reads, for SPIRE's
+ * configuration (Go has no day unit).
+ */
+export function goDuration(seconds: number): string {
   for (const [unit, size] of [
-    ['d', 86_400],
     ['h', 3600],
     ['m', 60],
   ] as const) {

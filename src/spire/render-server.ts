@@ -1,6 +1,6 @@
 // Renders the nested spire-server's server.conf: its CA is signed through the upstream agent.
 
-import { formatDuration } from '../common/duration.js';
+import { goDuration } from '../common/duration.js';
 import type { Layout } from '../config/layout.js';
 import type { Config } from '../config/types.js';
 import { attr, block, type HclNode, renderHcl } from './hcl.js';
@@ -9,9 +9,9 @@ import { healthChecks, plugin, spireLogLevel } from './render-common.js';
 // SPIRE's own defaults (CA 24 h, SVIDs 1 h) apply unless the configuration says otherwise; durations are Go's.
 function ttls({ nestedServer }: Config): HclNode[] {
   const out: HclNode[] = [];
-  if (nestedServer.caTtlSeconds !== null) out.push(attr('ca_ttl', formatDuration(nestedServer.caTtlSeconds)));
+  if (nestedServer.caTtlSeconds !== null) out.push(attr('ca_ttl', goDuration(nestedServer.caTtlSeconds)));
   if (nestedServer.defaultX509SvidTtlSeconds !== null) {
-    out.push(attr('default_x509_svid_ttl', formatDuration(nestedServer.defaultX509SvidTtlSeconds)));
+    out.push(attr('default_x509_svid_ttl', goDuration(nestedServer.defaultX509SvidTtlSeconds)));
   }
   return out;
 }

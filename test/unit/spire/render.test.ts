@@ -11,6 +11,7 @@ import {
   renderUpstreamAgentConfig,
 } from '../../../src/spire/render.js';
 import { mustParseSpireVersion } from '../../../src/spire/version.js';
+import { type Body, duration as simDuration } from '../../sim/common/hcl.js';
 
 type Doc = Record<string, Record<string, unknown>[]>;
 // js-hcl-parser is HashiCorp's HCL v1, the parser SPIRE itself uses.
@@ -195,10 +196,14 @@ describe('renderNestedServerConfig', () => {
       ...FILE,
       nested_server: { ca_ttl_seconds: 172_800, default_x509_svid_ttl_seconds: 1_800 },
     });
-    expect(only(parse(renderNestedServerConfig(ttls, pathLayout(ttls))).server)).toMatchObject({
-      ca_ttl: '2d',
+    const server = only(parse(renderNestedServerConfig(ttls, pathLayout(ttls))).server);
+    expect(server).toMatchObject({
+      // Go's time.ParseDuration has no day unit: SPIRE would refuse "2d".
+      ca_ttl: '48h',
       default_x509_svid_ttl: '30m',
     });
+    // Read back as the simulated server reads SPIRE durations (s, m, h only).
+    expect(simDuration(server as Body, 'ca_ttl')).toBe(172_800);
   });
 });
 
